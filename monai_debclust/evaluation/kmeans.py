@@ -1,0 +1,94 @@
+"""k-means for feature matrices of any size: scikit-learn for small sets, faiss for large ones."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import numpy as np
+import torch
+
+__all__ = ["kmeans", "nearest_centre", "faiss_available"]
+
+logger = logging.getLogger(__name__)
+
+#: Above this many points ``backend="auto"`` switches from scikit-learn to faiss (when installed).
+FAISS_THRESHOLD = 50_000
+
+
+def faiss_available() -> bool:
+    """Whether the optional ``faiss`` package can be imported."""
+    return importlib.util.find_spec("faiss") is not None
+
+
+def _as_float32(features: np.ndarray | torch.Tensor) -> np.ndarray:
+    if isinstance(features, torch.Tensor):
+        features = features.detach().cpu().float().numpy()
+    features = np.ascontiguousarray(features, dtype=np.float32)
+    if features.ndim != 2:
+        raise ValueError(f"features must be (points, dim), got shape {features.shape}.")
+    return features
+
+
+def kmeans(
+    features: np.ndarray | torch.Tensor,
+    num_clusters: int,
+    seed: int = 0,
+    n_init: int = 10,
+    max_iter: int = 300,
+    backend: str = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd's k-means with k-means++ restarts; returns ``(centres (K, D), labels (N,))``.
+
+    ``backend="sklearn"`` is exact and fine up to some ten thousand points. ``backend="faiss"``
+    scales to millions; unlike faiss's default it trains on *every* point (faiss otherwise
+    subsamples to 256 points per centre, which starves rare clusters of a long-tailed set).
+    ``"auto"`` uses faiss above ``FAISS_THRESHOLD`` points when it is installed.
+
+    Args:
+        features: ``(N, D)`` feature matrix.
+        num_clusters: K, at least 1 and at most N.
+        seed: random seed; the same seed gives the same centres.
+        n_init: number of restarts, the best (lowest inertia) is kept.
+        max_iter: Lloyd iterations per restart.
+        backend: ``"auto"``, ``"sklearn"`` or ``"faiss"``.
+    """
+    x = _as_float32(features)
+    if not 1 <= num_clusters <= len(x):
+        raise ValueError(f"num_clusters must be in [1, {len(x)}] for {len(x)} points, got {num_clusters}.")
+    if backend == "auto":
+        backend = "faiss" if len(x) > FAISS_THRESHOLD and faiss_available() else "sklearn"
+    if backend == "faiss":
+        if not faiss_available():
+            raise ImportError("backend='faiss' needs the faiss-cpu package: pip install faiss-cpu")
+        import faiss
+
+        km = faiss.Kmeans(
+            x.shape[1], num_clusters, niter=max_iter, nredo=n_init, seed=seed,
+            max_points_per_centroid=int(np.ceil(len(x) / num_clusters)) + 1, verbose=False,
+        )
+        km.train(x)
+        centres = km.centroids.astype(np.float32)
+        return centres, nearest_centre(x, centres)[0]
+    if backend == "sklearn":
+        from sklearn.cluster import KMeans
+
+        km = KMeans(n_clusters=num_clusters, n_init=n_init, max_iter=max_iter, random_state=seed).fit(x)
+        return km.cluster_centers_.astype(np.float32), km.labels_.astype(np.int64)
+    raise ValueError(f"backend must be 'auto', 'sklearn' or 'faiss', got {backend!r}.")
+
+
+def nearest_centre(
+    features: np.ndarray | torch.Tensor, centres: np.ndarray | torch.Tensor, chunk_size: int = 65_536
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of and Euclidean distance to the nearest centre, in chunks of bounded memory."""
+    x, c = _as_float32(features), _as_float32(centres)
+    labels = np.empty(len(x), dtype=np.int64)
+    distances = np.empty(len(x), dtype=np.float32)
+    c_sq = (c**2).sum(1)
+    for start in range(0, len(x), chunk_size):
+        chunk = x[start : start + chunk_size]
+        d2 = (chunk**2).sum(1, keepdims=True) - 2.0 * chunk @ c.T + c_sq
+        labels[start : start + chunk_size] = d2.argmin(1)
+        distances[start : start + chunk_size] = np.sqrt(np.maximum(d2.min(1), 0.0))
+    return labels, distances
