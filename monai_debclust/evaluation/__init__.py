@@ -1,1 +1,33 @@
-"""evaluation of monai-debclust."""
+"""Evaluation of monai-debclust: k-means, cluster-to-class matching, cluster metrics and probes."""
+
+from monai_debclust.evaluation.kmeans import faiss_available, kmeans, nearest_centre
+from monai_debclust.evaluation.matching import (
+    UNKNOWN_LABEL,
+    as_labels,
+    cluster_accuracy,
+    contingency_table,
+    labelled_pairs,
+    match_clusters,
+    relabel,
+)
+from monai_debclust.evaluation.metrics import cluster_report, format_report
+from monai_debclust.evaluation.probes import knn_cross_validate, knn_predict, linear_probe, stratified_subsample
+
+__all__ = [
+    "faiss_available",
+    "kmeans",
+    "nearest_centre",
+    "UNKNOWN_LABEL",
+    "as_labels",
+    "cluster_accuracy",
+    "contingency_table",
+    "labelled_pairs",
+    "match_clusters",
+    "relabel",
+    "cluster_report",
+    "format_report",
+    "knn_cross_validate",
+    "knn_predict",
+    "linear_probe",
+    "stratified_subsample",
+]

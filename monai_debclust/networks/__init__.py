@@ -1,1 +1,29 @@
-"""networks of monai-debclust."""
+"""Networks of monai-debclust: encoders, poolings, heads and the joint models, MONAI style."""
+
+from monai_debclust.networks.coatnet import CoAtNetEncoder, MBConvBlock, TransformerBlock
+from monai_debclust.networks.convmixer import ConvMixerBlock, ConvMixerEncoder
+from monai_debclust.networks.debclust import DebClustNet, project_views, resolve_encoder
+from monai_debclust.networks.factory import ENCODERS, get_encoder
+from monai_debclust.networks.heads import ClusteringHead, ProjectionHead, student_t_assignment
+from monai_debclust.networks.pooling import StatisticsPooling, global_average_pooling, pooled_features
+from monai_debclust.networks.statdec import StatDECNet
+
+__all__ = [
+    "CoAtNetEncoder",
+    "ClusteringHead",
+    "ConvMixerBlock",
+    "ConvMixerEncoder",
+    "DebClustNet",
+    "ENCODERS",
+    "MBConvBlock",
+    "ProjectionHead",
+    "StatDECNet",
+    "StatisticsPooling",
+    "TransformerBlock",
+    "get_encoder",
+    "global_average_pooling",
+    "pooled_features",
+    "project_views",
+    "resolve_encoder",
+    "student_t_assignment",
+]
