@@ -1,1 +1,16 @@
-"""losses of monai-debclust."""
+"""Losses of monai-debclust: contrastive (NT-Xent, debiased, modified debiased), SimSiam, DEC, joint."""
+
+from monai_debclust.losses.debiased import DebiasedContrastiveLoss, ModifiedDebiasedContrastiveLoss
+from monai_debclust.losses.dec import DECClusteringLoss
+from monai_debclust.losses.joint import JointDebClustLoss
+from monai_debclust.losses.ntxent import NTXentLoss
+from monai_debclust.losses.simsiam import SimSiamLoss
+
+__all__ = [
+    "DECClusteringLoss",
+    "DebiasedContrastiveLoss",
+    "JointDebClustLoss",
+    "ModifiedDebiasedContrastiveLoss",
+    "NTXentLoss",
+    "SimSiamLoss",
+]
