@@ -1,0 +1,278 @@
+"""Decoding one archive file (PNG/JPEG/BMP/TIFF, DICOM, NIfTI) to a channel-first float32 array.
+
+Every file is decoded *fully* inside a guard: Pillow opens a truncated JPEG and fails only at
+``load()``, pydicom reads a cut-short file and fails only at ``pixel_array``, nibabel fails only
+when the data are read. Whatever a decoder raises comes out of :func:`read_image` as
+:class:`ImageReadError` with a short reason a person can act on, so a caller skips and records
+the file instead of aborting a run.
+
+Intensities end in ``[0, 1]``:
+
+* 8-bit PNG/JPEG/BMP/TIFF: ``value / 255``. Deeper images (16-bit, 32-bit, float TIFF/PNG):
+  per-image min-max, because such files often hold 10 to 14 significant bits and a division by
+  the type's range would leave them nearly black.
+* DICOM, greyscale: stored values -> modality LUT (RescaleSlope/Intercept or a Modality LUT)
+  -> a VOI LUT Sequence, scaled by the range of the LUT's output, or else the first Window
+  Center/Width (``LINEAR``, ``LINEAR_EXACT`` or ``SIGMOID``, DICOM PS3.3 C.11.2.1.2), scaled
+  so that the window spans ``[0, 1]``; without either, min-max over all frames.
+  ``MONOCHROME1`` is inverted after that (``1 - x``), so bright is dense everywhere. Only the
+  top-level VOI module is read (per-frame windows of enhanced multi-frame files are not).
+  Colour DICOM (``SamplesPerPixel == 3``, YBR converted to RGB by pydicom):
+  ``value / (2**BitsStored - 1)``. Compressed transfer syntaxes decode where pydicom has a
+  plugin (Pillow covers JPEG baseline and JPEG 2000); otherwise the reason names the one to install.
+* NIfTI: robust min-max between the 0.5th and 99.5th percentiles of the whole volume.
+
+Shapes: 2-D files give ``(C, H, W)`` with ``C`` 1 (greyscale) or 3 (RGB; RGBA and palette
+images become RGB, the alpha channel is dropped). Volumetric files depend on ``nifti_mode``:
+``"slice"`` gives the middle slice along the last NIfTI axis (the middle frame of a multi-frame
+DICOM) as ``(C, H, W)``; ``"volume"`` gives the whole volume as ``(C, D, H, W)``, ``D`` being the
+last NIfTI axis (the frame axis of a DICOM). NIfTI arrays keep the stored voxel order (no
+reorientation); a 4-D NIfTI contributes its first volume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+from PIL import Image, UnidentifiedImageError
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_modality_lut, apply_voi, get_decoder
+
+__all__ = ["IMAGE_EXTENSIONS", "NIFTI_MODES", "ImageReadError", "image_format", "read_image"]
+
+_PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+_DICOM_SUFFIXES = (".dcm", ".dicom")
+_NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+#: File name endings read as images (matched case-insensitively).
+IMAGE_EXTENSIONS: tuple[str, ...] = (*_PIL_FORMATS, *_DICOM_SUFFIXES, *_NIFTI_SUFFIXES)
+NIFTI_MODES = ("slice", "volume")
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_REASON_CHARS = 200
+
+
+class ImageReadError(Exception):
+    """A file that cannot be decoded to an image; ``reason`` says why in a few words."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        reason = " ".join(reason.split())  # one line, at most _REASON_CHARS characters
+        if len(reason) > _REASON_CHARS:
+            reason = reason[: _REASON_CHARS - 3] + "..."
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+    def __reduce__(self):  # keeps (path, reason) through pickling, e.g. out of a DataLoader worker
+        return type(self), (self.path, self.reason)
+
+
+def _has_dicom_preamble(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM"
+
+
+def image_format(path: str | os.PathLike) -> str | None:
+    """``"PNG"``, ``"JPEG"``, ``"BMP"``, ``"TIFF"``, ``"DICOM"``, ``"NIfTI"`` or ``None`` for a non-image.
+
+    The format is told by the file name's ending, case-insensitively. A file without an
+    extension, or with a numeric one as in DICOM files named by their UID
+    (``1.2.840.113619.2.55.3``), is read as DICOM when it carries ``DICM`` at byte 128.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(_NIFTI_SUFFIXES):
+        return "NIfTI"
+    suffix = Path(name).suffix
+    if suffix in _DICOM_SUFFIXES:
+        return "DICOM"
+    if suffix in _PIL_FORMATS:
+        return _PIL_FORMATS[suffix]
+    if (not suffix or suffix[1:].isdigit()) and _has_dicom_preamble(path):
+        return "DICOM"
+    return None
+
+
+@contextlib.contextmanager
+def _guard(path: Path, what: str) -> Iterator[None]:
+    """Turn any exception of the block into ``ImageReadError(path, f"{what}: {message}")``."""
+    try:
+        yield
+    except ImageReadError:
+        raise
+    except Exception as exc:  # decoders raise anything (OSError, ValueError, struct.error, ...)
+        raise ImageReadError(path, f"{what}: {str(exc) or type(exc).__name__}") from exc
+
+
+def _rescale(array: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``(array - low) / (high - low)`` clipped to ``[0, 1]``; zeros when the range is empty."""
+    span = float(high) - float(low)
+    if not span > 0:
+        return np.zeros(array.shape, dtype=np.float32)
+    scaled = np.clip((array.astype(np.float32) - np.float32(low)) / np.float32(span), 0.0, 1.0)
+    return np.nan_to_num(scaled, nan=0.0)
+
+
+def _min_max(array: np.ndarray) -> np.ndarray:
+    return _rescale(array, np.nanmin(array), np.nanmax(array))
+
+
+def _volume_output(volume: np.ndarray, nifti_mode: str) -> np.ndarray:
+    """``(C, D, H, W)`` -> the middle slice ``(C, H, W)`` or the volume itself."""
+    return volume[:, volume.shape[1] // 2] if nifti_mode == "slice" else volume
+
+
+# ---------------------------------------------------------------------------------- Pillow
+
+
+def _read_pil(path: Path, label: str) -> np.ndarray:
+    with _guard(path, f"truncated or corrupt {label}"):
+        try:
+            image = Image.open(path)
+        except UnidentifiedImageError as exc:
+            raise ImageReadError(path, f"not a {label} image Pillow can read") from exc
+        with image:
+            image.load()  # Image.open only parses the header; the pixels are decoded here
+            if image.mode in ("1", "L", "LA"):
+                array = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+            elif image.mode.startswith("I") or image.mode == "F":  # 16/32-bit integer or float greyscale
+                array = _min_max(np.asarray(image))
+            else:  # RGB, RGBA, palette, CMYK, YCbCr, ...
+                array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
+# ----------------------------------------------------------------------------------- DICOM
+
+
+def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """DICOM windowing (PS3.3 C.11.2.1.2) with the output range ``[0, 1]``.
+
+    ``LINEAR``: ``((x - (c - 0.5)) / (w - 1) + 0.5)`` clipped; ``LINEAR_EXACT``:
+    ``((x - c) / w + 0.5)`` clipped; ``SIGMOID``: ``1 / (1 + exp(-4 (x - c) / w))``.
+    """
+    if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
+        raise ValueError(f"unsupported VOI LUT Function {function!r}")
+    if width < 1 if function == "LINEAR" else width <= 0:
+        raise ValueError(f"window width {width:g} is out of range for {function}")
+    if function == "SIGMOID":
+        return (1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))).astype(np.float32)
+    if function == "LINEAR":
+        center, width = center - 0.5, width - 1.0
+        if width == 0:  # a LINEAR window of width 1 is a threshold
+            return (values > center).astype(np.float32)
+    return _rescale(values, center - width / 2, center + width / 2)
+
+
+def _first(ds, keyword: str) -> float:
+    """The first value of a possibly multi-valued element (a file may store several windows)."""
+    element = ds[keyword]
+    return float(element.value[0] if element.VM > 1 else element.value)
+
+
+def _dicom_grey(ds, stored: np.ndarray) -> np.ndarray:
+    values = apply_modality_lut(stored, ds)
+    if ds.get("VOILUTSequence"):
+        # scaled by the range of the LUT's own output: many LUTs declare 16 bits and use 12
+        entries, first_mapped = ds.VOILUTSequence[0].LUTDescriptor[:2]
+        lut_output = apply_voi(np.arange(first_mapped, first_mapped + (entries or 2**16)), ds)
+        scaled = _rescale(apply_voi(np.rint(values).astype(np.int64), ds), lut_output.min(), lut_output.max())
+    elif "WindowCenter" in ds and "WindowWidth" in ds:
+        function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
+        scaled = _window(values.astype(np.float64), _first(ds, "WindowCenter"), _first(ds, "WindowWidth"), function)
+    else:
+        scaled = _min_max(values)
+    return 1.0 - scaled if ds.PhotometricInterpretation == "MONOCHROME1" else scaled
+
+
+def _decoder_hint(uid) -> str:
+    plugin = "pylibjpeg-openjpeg" if "2000" in uid.name else "pylibjpeg-libjpeg"
+    return f"compressed DICOM ({uid.name}) needs a decoder plugin: pip install pylibjpeg {plugin}"
+
+
+def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
+    with _guard(path, "truncated or corrupt DICOM header"):
+        try:
+            ds = pydicom.dcmread(path)
+        except InvalidDicomError as exc:
+            raise ImageReadError(path, "not a DICOM file (no 'DICM' preamble or file meta header)") from exc
+    if not any(key in ds for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise ImageReadError(path, "DICOM has no pixel data")
+    with _guard(path, "truncated or corrupt DICOM pixel data"):
+        uid = ds.file_meta.TransferSyntaxUID
+        if uid.is_compressed and not get_decoder(uid).is_available:
+            raise ImageReadError(path, _decoder_hint(uid))
+        stored = ds.pixel_array  # decodes every frame
+        samples = int(ds.get("SamplesPerPixel", 1))
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        stored = stored.reshape(frames, int(ds.Rows), int(ds.Columns), samples)
+    with _guard(path, "invalid DICOM intensity transform"):
+        if samples == 1:
+            image = _dicom_grey(ds, stored)
+        else:
+            image = _rescale(stored, 0, 2 ** int(ds.BitsStored) - 1)
+    volume = np.ascontiguousarray(image.transpose(3, 0, 1, 2))  # (C, frames, H, W)
+    return _volume_output(volume, nifti_mode) if frames > 1 else volume[:, 0]
+
+
+# ----------------------------------------------------------------------------------- NIfTI
+
+
+def _read_nifti(path: Path, nifti_mode: str) -> np.ndarray:
+    if path.name.lower().endswith(".gz"):
+        with open(path, "rb") as handle:
+            if handle.read(2) != _GZIP_MAGIC:
+                raise ImageReadError(path, "not a gzip file")
+    with _guard(path, "not a NIfTI file"):
+        image = nib.load(path)
+    with _guard(path, "truncated or corrupt NIfTI"):
+        volume = image.get_fdata(dtype=np.float32)  # nibabel is lazy: this reads every voxel
+    if volume.size == 0:
+        raise ImageReadError(path, f"NIfTI has no voxels (shape {volume.shape})")
+    if volume.ndim > 3:
+        volume = volume[(..., *([0] * (volume.ndim - 3)))]
+    volume = volume.reshape(volume.shape + (1,) * (3 - volume.ndim))
+    low, high = np.nanpercentile(volume, (0.5, 99.5))
+    volume = np.moveaxis(_rescale(volume, low, high), -1, 0)[None]  # (1, D, H, W), D = last axis
+    return np.ascontiguousarray(_volume_output(volume, nifti_mode))
+
+
+# ------------------------------------------------------------------------------------ entry
+
+
+def read_image(path: str | os.PathLike, nifti_mode: str = "slice") -> np.ndarray:
+    """Decode one file fully to a float32 array in ``[0, 1]``, channel first.
+
+    Args:
+        path: a PNG, JPEG, BMP, TIFF, DICOM or NIfTI file (see :func:`image_format`).
+        nifti_mode: ``"slice"`` for ``(C, H, W)`` from every file (the middle slice of a
+            volume), ``"volume"`` for ``(C, D, H, W)`` from NIfTI and multi-frame DICOM files.
+
+    Raises:
+        ImageReadError: for a missing, empty, truncated, corrupt, pixel-less or undecodable
+            file, or one of an unsupported type; ``.reason`` says which.
+    """
+    if nifti_mode not in NIFTI_MODES:
+        raise ValueError(f"nifti_mode must be one of {NIFTI_MODES}, got {nifti_mode!r}.")
+    path = Path(path)
+    with _guard(path, "cannot open file"):
+        if os.path.getsize(path) == 0:
+            raise ImageReadError(path, "empty file")
+    kind = image_format(path)
+    if kind is None:
+        raise ImageReadError(path, f"not an image file type (supported: {', '.join(IMAGE_EXTENSIONS)})")
+    with _guard(path, f"unreadable {kind}"):
+        if kind == "DICOM":
+            return _read_dicom(path, nifti_mode)
+        if kind == "NIfTI":
+            return _read_nifti(path, nifti_mode)
+        return _read_pil(path, kind)
