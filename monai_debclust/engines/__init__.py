@@ -1,1 +1,73 @@
-"""engines of monai-debclust."""
+"""Engines of monai-debclust: the joint trainer, the cluster evaluator and their ignite handlers.
+
+:class:`DebClustTrainer` (a MONAI ``Trainer``) optimises the joint objective;
+:class:`ClusterInitHandler` and :class:`DECTargetHandler` switch the clustering branch on;
+:class:`ClusterEvaluator` scores the clustering against known labels; the remaining handlers
+and :func:`prepare_training_data` serve the bundles. :class:`ArchiveClusterer` clusters an
+archive with a trained model (bundle inference).
+"""
+
+from monai_debclust.engines.chunks import Chunk, ChunkStore, atomic_write
+from monai_debclust.engines.clustering import TARGET_UPDATES, ClusterInitHandler, DECTargetHandler
+from monai_debclust.engines.distributed import (
+    broadcast_from_main,
+    gather_across_ranks,
+    is_distributed,
+    is_main_process,
+    unwrap_network,
+)
+from monai_debclust.engines.embedding import embed_batch, embed_dataset
+from monai_debclust.engines.evaluator import ClusterEvaluator, format_scores, score_clustering
+from monai_debclust.engines.handlers import MetricsWriter, ProgressBarHandler, TrainingSummaryHandler
+from monai_debclust.engines.inference import ArchiveClusterer, CheckpointError, load_trained_network
+from monai_debclust.engines.metrics import ClusterSizes
+from monai_debclust.engines.outputs import (
+    MODEL_FILE,
+    NETWORK_FILE,
+    latest_checkpoint,
+    report_outputs,
+    save_trained_network,
+    write_json,
+)
+from monai_debclust.engines.trainer import LOSS_PARTS, DebClustTrainer, loss_parts, resolve_device
+from monai_debclust.engines.workflow import DEMO_COHORTS, DemoCohort, demo_counts, prepare_training_data
+
+__all__ = [
+    "ArchiveClusterer",
+    "CheckpointError",
+    "Chunk",
+    "ChunkStore",
+    "ClusterEvaluator",
+    "ClusterInitHandler",
+    "ClusterSizes",
+    "DECTargetHandler",
+    "DEMO_COHORTS",
+    "DebClustTrainer",
+    "DemoCohort",
+    "LOSS_PARTS",
+    "MODEL_FILE",
+    "MetricsWriter",
+    "NETWORK_FILE",
+    "ProgressBarHandler",
+    "TARGET_UPDATES",
+    "TrainingSummaryHandler",
+    "atomic_write",
+    "broadcast_from_main",
+    "demo_counts",
+    "embed_batch",
+    "embed_dataset",
+    "format_scores",
+    "gather_across_ranks",
+    "is_distributed",
+    "is_main_process",
+    "latest_checkpoint",
+    "load_trained_network",
+    "loss_parts",
+    "prepare_training_data",
+    "report_outputs",
+    "resolve_device",
+    "save_trained_network",
+    "score_clustering",
+    "unwrap_network",
+    "write_json",
+]

@@ -34,8 +34,8 @@ def kmeans(
     features: np.ndarray | torch.Tensor,
     num_clusters: int,
     seed: int = 0,
-    n_init: int = 10,
-    max_iter: int = 300,
+    n_init: int | None = None,
+    max_iter: int | None = None,
     backend: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd's k-means with k-means++ restarts; returns ``(centres (K, D), labels (N,))``.
@@ -43,14 +43,17 @@ def kmeans(
     ``backend="sklearn"`` is exact and fine up to some ten thousand points. ``backend="faiss"``
     scales to millions; unlike faiss's default it trains on *every* point (faiss otherwise
     subsamples to 256 points per centre, which starves rare clusters of a long-tailed set).
-    ``"auto"`` uses faiss above ``FAISS_THRESHOLD`` points when it is installed.
+    ``"auto"`` uses faiss above ``FAISS_THRESHOLD`` points when it is installed. faiss has no
+    convergence test, so it runs every iteration of every restart: its defaults are fewer
+    (3 restarts of 50 iterations against scikit-learn's 10 of at most 300), which on a
+    million points is the difference between seconds and many minutes.
 
     Args:
         features: ``(N, D)`` feature matrix.
         num_clusters: K, at least 1 and at most N.
         seed: random seed; the same seed gives the same centres.
-        n_init: number of restarts, the best (lowest inertia) is kept.
-        max_iter: Lloyd iterations per restart.
+        n_init: number of restarts, the best (lowest inertia) is kept (default 10, faiss 3).
+        max_iter: Lloyd iterations per restart (default 300, faiss 50).
         backend: ``"auto"``, ``"sklearn"`` or ``"faiss"``.
     """
     x = _as_float32(features)
@@ -63,8 +66,9 @@ def kmeans(
             raise ImportError("backend='faiss' needs the faiss-cpu package: pip install faiss-cpu")
         import faiss
 
+        faiss.omp_set_num_threads(torch.get_num_threads())
         km = faiss.Kmeans(
-            x.shape[1], num_clusters, niter=max_iter, nredo=n_init, seed=seed,
+            x.shape[1], num_clusters, niter=max_iter or 50, nredo=n_init or 3, seed=seed,
             max_points_per_centroid=int(np.ceil(len(x) / num_clusters)) + 1, verbose=False,
         )
         km.train(x)
@@ -73,7 +77,7 @@ def kmeans(
     if backend == "sklearn":
         from sklearn.cluster import KMeans
 
-        km = KMeans(n_clusters=num_clusters, n_init=n_init, max_iter=max_iter, random_state=seed).fit(x)
+        km = KMeans(n_clusters=num_clusters, n_init=n_init or 10, max_iter=max_iter or 300, random_state=seed).fit(x)
         return km.cluster_centers_.astype(np.float32), km.labels_.astype(np.int64)
     raise ValueError(f"backend must be 'auto', 'sklearn' or 'faiss', got {backend!r}.")
 

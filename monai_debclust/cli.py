@@ -1,0 +1,127 @@
+"""The ``monai-debclust`` command.
+
+``monai-debclust cluster ARCHIVE --bundle DIR --output DIR`` runs the bundle's
+``configs/inference.json`` exactly as ``python -m monai.bundle run inference --config_file
+DIR/configs/inference.json --dataset_dir ARCHIVE --output_dir DIR`` does: the options become
+config overrides and MONAI's :class:`~monai.bundle.ConfigWorkflow` (its ``ConfigParser``, with
+the bundle's ``metadata.json`` and ``logging.conf`` beside the config) parses and runs it. There
+is one code path; the command only spells the common overrides as options and turns the errors
+a user can fix (a missing checkpoint, a missing archive) into a message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from monai.bundle import ConfigWorkflow
+
+from monai_debclust.engines.inference import CheckpointError
+
+__all__ = ["main", "build_parser", "cluster_overrides"]
+
+#: Exit status for an error the user can fix (named in the message), as opposed to a crash.
+USER_ERROR = 2
+
+
+def _value(text: str) -> Any:
+    """A ``--set`` value: JSON when it parses (numbers, true/false/null, lists), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}.")
+    return key, _value(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``monai-debclust`` and its sub-commands."""
+    parser = argparse.ArgumentParser(prog="monai-debclust", description="Debiased self-supervised clustering of medical image archives.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    cluster = commands.add_parser(
+        "cluster",
+        help="cluster an image archive with a trained bundle and write assignments, plots and report.html",
+        description="Embed every readable image of ARCHIVE with the bundle's trained model, assign clusters, "
+        "and write assignments.csv, embeddings.npy, skipped.csv, summary.json, metrics.json (with labels), "
+        "plots/ and report.html into OUTPUT/clustering/. An interrupted run resumes where it stopped.",
+    )
+    cluster.add_argument("archive", help="folder of images (PNG/JPEG/BMP/TIFF, DICOM, NIfTI), searched recursively")
+    cluster.add_argument("--bundle", required=True, help="bundle folder holding configs/inference.json")
+    cluster.add_argument("--output", "--output-dir", "--output_dir", dest="output_dir",
+                         help="the training run's output_dir: weights are read from OUTPUT/models/model.pt, "
+                         "results are written to OUTPUT/clustering/")
+    cluster.add_argument("--ckpt-path", "--ckpt_path", dest="ckpt_path",
+                         help="trained weights (default OUTPUT/models/model.pt, network.json beside it)")
+    cluster.add_argument("--recluster", type=int, metavar="K",
+                         help="re-cluster the embeddings with k-means into K clusters instead of the trained head")
+    cluster.add_argument("--layout", help="label layout of the archive (folder, csv, refuge, isic2018, ...)")
+    cluster.add_argument("--labels-csv", "--labels_csv", dest="labels_csv", help="CSV of id,label for the metrics")
+    cluster.add_argument("--device", help="torch device, e.g. cpu, cuda, cuda:1")
+    cluster.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, help="images per forward pass")
+    cluster.add_argument("--num-workers", "--num_workers", dest="num_workers", type=int,
+                         help="image-decoding processes (0: in the main process)")
+    cluster.add_argument("--no-resume", dest="resume", action="store_false", default=None,
+                         help="embed everything again instead of resuming from an earlier run's chunks")
+    cluster.add_argument("--set", dest="overrides", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                         help="any other config override, e.g. --set min_confidence=0.7 (repeatable)")
+    return parser
+
+
+def cluster_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config overrides of a parsed ``cluster`` command line (options left out are not overridden)."""
+    overrides = {"dataset_dir": str(Path(args.archive)), "bundle_dir": str(Path(args.bundle))}
+    for key in ("output_dir", "ckpt_path", "recluster", "layout", "labels_csv", "device", "batch_size",
+                "num_workers", "resume"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    overrides.update(args.overrides)
+    return overrides
+
+
+def _user_error(exc: BaseException) -> BaseException | None:
+    """The fixable error behind ``exc``: MONAI wraps errors raised while evaluating a config."""
+    while exc is not None:
+        if isinstance(exc, (CheckpointError, FileNotFoundError, NotADirectoryError)):
+            return exc
+        exc = exc.__cause__
+    return None
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    config = Path(args.bundle) / "configs" / "inference.json"
+    if not config.is_file():
+        print(f"monai-debclust: no inference config at {config} (is --bundle a bundle folder?)", file=sys.stderr)
+        return USER_ERROR
+    workflow = ConfigWorkflow(config_file=str(config), run_id="inference", workflow_type=None,
+                              **cluster_overrides(args))
+    try:
+        workflow.initialize()
+        workflow.run()
+        workflow.finalize()
+    except Exception as exc:
+        cause = _user_error(exc)
+        if cause is None:
+            raise
+        print(f"monai-debclust: {cause}", file=sys.stderr)
+        return USER_ERROR
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``monai-debclust`` console command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return {"cluster": _cluster}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The joint trainer: debiased contrastive representation learning and DEC clustering in one step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from ignite.metrics import Average
+from monai.engines import Trainer
+from monai.engines.utils import IterationEvents
+from torch import nn
+from torch.optim import Optimizer
+from torch.utils.data import DataLoader
+
+from monai_debclust.engines.distributed import gather_across_ranks
+from monai_debclust.engines.metrics import ClusterSizes
+
+__all__ = ["DebClustTrainer", "LOSS_PARTS", "loss_parts", "resolve_device"]
+
+#: The parts of the joint loss a trainer iteration reports, each a float.
+LOSS_PARTS = ("loss", "contrastive", "clustering")
+
+
+def loss_parts(output: dict[str, Any]) -> dict[str, float]:
+    """``{"loss", "contrastive", "clustering"}`` of a :class:`DebClustTrainer` iteration's output.
+
+    The ``output_transform`` for MONAI's ``StatsHandler`` and ``TensorBoardStatsHandler`` (and
+    ignite's ``ProgressBar``), which then log each part under its own name.
+    """
+    return {name: output[name] for name in LOSS_PARTS}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a ``torch.device``; None picks ``"cuda"`` when available, else ``"cpu"``."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class DebClustTrainer(Trainer):
+    """Joint training of a representation and a clustering (Zheng et al., 2022, "Joint Debiased
+    Representation and Image Clustering Learning with Self-Supervision", arXiv:2209.06941), as a
+    MONAI ``Trainer``.
+
+    Each iteration runs the plain image and its two views through the network,
+    ``network(image, view1, view2) -> dict(features, q, z1, z2)`` (:class:`~monai_debclust.networks.DebClustNet`),
+    and minimises ``loss_function(z1, z2, q)`` (:class:`~monai_debclust.losses.JointDebClustLoss`,
+    ``dict(loss, contrastive, clustering)``). It fires MONAI's ``IterationEvents`` in order
+    (``FORWARD_COMPLETED``, ``LOSS_COMPLETED``, ``BACKWARD_COMPLETED``, ``MODEL_COMPLETED``) and
+    returns ``{"loss", "contrastive", "clustering"}`` as floats plus ``"q"`` ``(B, K)`` detached.
+
+    DEC target: by default the clustering loss sharpens the batch's own ``q``. When a handler has
+    put a target for the whole training set in ``engine.state.dec_target`` (``(N, K)``, row ``i``
+    for the sample whose ``index_key`` is ``i``; see :class:`~monai_debclust.engines.DECTargetHandler`),
+    the batch's rows of it are passed as ``loss_function(z1, z2, q, target=...)``.
+
+    Distributed training (``torch.distributed`` initialised with several ranks, ``network``
+    wrapped in ``DistributedDataParallel``): ``z1``, ``z2`` and ``q`` of all ranks are gathered
+    (with their graph) before the loss, so every rank computes the loss of the global batch,
+    with the other ranks' views as negatives, exactly as one process would. Gradient scale: the
+    gather's backward sums the gradients of the ``W`` identical copies of the loss, giving each
+    rank ``W`` times the global-loss gradient of its own samples; ``DistributedDataParallel``
+    then averages over the ``W`` ranks, so the parameters receive exactly the gradient of the
+    global-batch loss, as on one device.
+
+    At the end of every epoch ``engine.state.metrics`` holds the epoch means ``epoch_loss``,
+    ``epoch_contrastive``, ``epoch_clustering`` and the cluster sizes of :class:`ClusterSizes`
+    (for ``StatsHandler`` and ``TensorBoardStatsHandler``), computed before any handler runs.
+
+    Args:
+        device: where to train; ``None`` picks ``"cuda"`` when available, else ``"cpu"``.
+        max_epochs: number of epochs.
+        train_data_loader: batches of dictionaries with ``image_key``, both ``view_keys`` and
+            (for a whole-set DEC target) ``index_key``.
+        network: the joint model (or it wrapped in ``DistributedDataParallel``).
+        optimizer: optimiser of ``network``'s parameters.
+        loss_function: the joint loss with a ``gamma`` attribute and a ``clustering`` part.
+        num_clusters: ``K``, for the cluster-size statistics.
+        epoch_length: iterations per epoch; by default ``len(train_data_loader)``.
+        non_blocking: asynchronous host-to-device copies.
+        train_handlers: MONAI/ignite handlers with ``attach(engine)``.
+        amp: mixed precision (``torch.autocast`` and a gradient scaler); used on CUDA only.
+        image_key: key of the plain image.
+        view_keys: keys of the two augmented views.
+        index_key: key of each sample's index in the training set.
+        optim_set_to_none: ``optimizer.zero_grad(set_to_none=...)``.
+        amp_kwargs: arguments of ``torch.autocast``.
+
+    Raises:
+        ValueError: when the data loader yields no batch in an epoch (fewer images than the
+            batch size with ``drop_last``).
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device | None,
+        max_epochs: int,
+        train_data_loader: Iterable | DataLoader,
+        network: nn.Module,
+        optimizer: Optimizer,
+        loss_function: nn.Module,
+        num_clusters: int,
+        epoch_length: int | None = None,
+        non_blocking: bool = False,
+        train_handlers: Sequence | None = None,
+        amp: bool = False,
+        image_key: str = "image",
+        view_keys: Sequence[str] = ("view1", "view2"),
+        index_key: str = "index",
+        optim_set_to_none: bool = False,
+        amp_kwargs: dict | None = None,
+    ) -> None:
+        device = resolve_device(device)
+        super().__init__(
+            device=device,
+            max_epochs=max_epochs,
+            data_loader=train_data_loader,
+            epoch_length=epoch_length,
+            non_blocking=non_blocking,
+            amp=amp and device.type == "cuda",
+            decollate=False,
+            amp_kwargs=amp_kwargs,
+        )
+        if self.state.epoch_length == 0:
+            raise ValueError(
+                "the training data loader yields no batch: the training set has fewer images than "
+                "`batch_size` (incomplete batches are dropped); lower --batch_size."
+            )
+        self.network = network
+        self.optimizer = optimizer
+        self.loss_function = loss_function
+        self.image_key, self.view_keys, self.index_key = image_key, tuple(view_keys), index_key
+        self.optim_set_to_none = optim_set_to_none
+        self.state.dec_target = None
+        # the metrics first, so that every handler's EPOCH_COMPLETED sees this epoch's values
+        for name in LOSS_PARTS:
+            Average(output_transform=lambda output, name=name: output[name]).attach(self, f"epoch_{name}")
+        ClusterSizes(num_clusters).attach(self, "cluster_sizes")
+        if train_handlers is not None:
+            self._register_handlers(train_handlers)
+
+    def _batch_target(self, engine: DebClustTrainer, batchdata: dict[str, Any]) -> torch.Tensor | None:
+        """The rows of the whole-set DEC target for this batch, or None to sharpen the batch's own q."""
+        if engine.state.dec_target is None:
+            return None
+        index = gather_across_ranks(batchdata[self.index_key].to(engine.state.device))
+        return engine.state.dec_target[index]
+
+    def _iteration(self, engine: DebClustTrainer, batchdata: dict[str, Any]) -> dict[str, Any]:
+        """One joint step; see the class docstring for what it computes, fires and returns."""
+        if batchdata is None:
+            raise ValueError("Must provide batch data for current iteration.")
+        image, view1, view2 = (
+            batchdata[key].to(engine.state.device, non_blocking=engine.non_blocking)
+            for key in (self.image_key, *self.view_keys)
+        )
+        target = self._batch_target(engine, batchdata)
+        engine.network.train()
+        engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
+
+        with torch.autocast(engine.state.device.type, enabled=engine.amp, **engine.amp_kwargs):
+            outputs = engine.network(image, view1, view2)
+            engine.state.output = dict(outputs)
+            engine.fire_event(IterationEvents.FORWARD_COMPLETED)
+            z1, z2, q = (gather_across_ranks(outputs[key]) for key in ("z1", "z2", "q"))
+            extra = {} if target is None else {"target": target}
+            losses = engine.loss_function(z1, z2, q, **extra)
+            engine.state.output.update(losses)
+            engine.fire_event(IterationEvents.LOSS_COMPLETED)
+
+        if engine.scaler is not None:
+            engine.scaler.scale(losses["loss"]).backward()
+            engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
+            engine.scaler.step(engine.optimizer)
+            engine.scaler.update()
+        else:
+            losses["loss"].backward()
+            engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
+            engine.optimizer.step()
+
+        engine.state.output = {name: float(losses[name].detach()) for name in LOSS_PARTS}
+        engine.state.output["q"] = outputs["q"].detach()
+        engine.fire_event(IterationEvents.MODEL_COMPLETED)
+        return engine.state.output

@@ -1,0 +1,190 @@
+"""The data side of a bundle run, in Python so that the bundle configs stay short.
+
+:func:`prepare_training_data` turns the bundle's ``dataset_dir`` setting into decoded samples:
+the user's archive, or (when ``dataset_dir`` is empty) a synthetic demo cohort that the product
+generates itself, so that a fresh machine runs a bundle with nothing downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+import torch.distributed as dist
+from PIL import Image
+
+from monai_debclust.data import (
+    DERMOSCOPY_COUNTS,
+    FUNDUS_COUNTS,
+    ImageArchive,
+    class_count_summary,
+    load_cohort,
+    make_dermoscopy_cohort,
+    make_fundus_cohort,
+    read_labels_csv,
+    write_class_summary,
+    write_skipped_csv,
+)
+from monai_debclust.engines.distributed import is_distributed, is_main_process
+
+__all__ = ["DemoCohort", "DEMO_COHORTS", "demo_counts", "prepare_training_data"]
+
+logger = logging.getLogger(__name__)
+
+#: Side of the generated demo images; loading resizes them to the run's ``image_size``.
+DEMO_IMAGE_SIZE = 128
+
+
+class DemoCohort(NamedTuple):
+    """A synthetic cohort a bundle trains on when it is given no data."""
+
+    description: str
+    make: Callable[..., Path]
+    counts: Mapping[str, int]
+
+
+#: The demo cohort of each bundle, by name.
+DEMO_COHORTS: dict[str, DemoCohort] = {
+    "fundus-1to9": DemoCohort(
+        "fundus photographs, glaucoma:normal 1:9 (REFUGE-like)", make_fundus_cohort, FUNDUS_COUNTS
+    ),
+    "fundus-balanced": DemoCohort(
+        "fundus photographs, glaucoma:normal 1:1 (Glaucoma-1-like)",
+        make_fundus_cohort,
+        {"glaucoma": 100, "normal": 100},
+    ),
+    "dermoscopy-longtail": DemoCohort(
+        "dermoscopy, 7 ISIC 2018 classes, HAM10000 proportions (imbalance 40)",
+        make_dermoscopy_cohort,
+        DERMOSCOPY_COUNTS,
+    ),
+}
+
+
+def demo_counts(demo: str, demo_size: int | None = None) -> dict[str, int]:
+    """Class sizes of demo cohort ``demo``, scaled to ``demo_size`` images in all (at least 1 per class).
+
+    Example:
+        >>> demo_counts("fundus-1to9", 40)
+        {'glaucoma': 4, 'normal': 36}
+    """
+    if demo not in DEMO_COHORTS:
+        raise ValueError(f"unknown demo cohort {demo!r}; known: {', '.join(DEMO_COHORTS)}.")
+    counts = dict(DEMO_COHORTS[demo].counts)
+    if demo_size is None:
+        return counts
+    if demo_size < len(counts):
+        raise ValueError(f"demo_size must be at least {len(counts)} (one image per class), got {demo_size}.")
+    total = sum(counts.values())
+    scaled = {name: max(1, round(n * demo_size / total)) for name, n in counts.items()}
+    largest = max(scaled, key=scaled.get)
+    scaled[largest] += demo_size - sum(scaled.values())
+    return scaled
+
+
+def _existing_cohort_fits(cohort_dir: Path, counts: Mapping[str, int], image_size: int) -> bool:
+    """Whether ``cohort_dir`` holds a generated cohort of exactly ``counts`` with images of side >= ``image_size``."""
+    if not (cohort_dir / "labels.csv").is_file():
+        return False
+    rows = read_labels_csv(cohort_dir)
+    if Counter(label for _, label in rows) != Counter(counts):
+        return False
+    with Image.open(cohort_dir / rows[0][0]) as first:
+        return min(first.size) >= image_size
+
+
+def _demo_archive(output_dir: Path, demo: str, demo_size: int | None, image_size: int, seed: int) -> Path:
+    """Generate the demo cohort into ``output_dir/demo_cohort``, or reuse the one already there."""
+    cohort_dir = output_dir / "demo_cohort"
+    counts = demo_counts(demo, demo_size)
+    size = max(DEMO_IMAGE_SIZE, image_size)
+    if _existing_cohort_fits(cohort_dir, counts, image_size):
+        logger.info(f"reusing the demo cohort in {cohort_dir}")
+    else:
+        logger.info(f"dataset_dir is empty: generating the demo cohort ({DEMO_COHORTS[demo].description}, {counts}) "
+                    f"into {cohort_dir}")
+        DEMO_COHORTS[demo].make(cohort_dir, counts=counts, image_size=size, seed=seed, overwrite=True)
+    return cohort_dir
+
+
+def prepare_training_data(
+    dataset_dir: str | os.PathLike | None,
+    output_dir: str | os.PathLike,
+    demo: str,
+    image_size: int,
+    layout: str | None = "folder",
+    labels_csv: str | os.PathLike | None = None,
+    demo_size: int | None = None,
+    seed: int = 0,
+    channels: int = 3,
+    num_workers: int = 0,
+    report_dir: str | os.PathLike | None = None,
+) -> tuple[list[dict], list[str] | None]:
+    """Decode the training images of a bundle run, once, into memory.
+
+    With an empty ``dataset_dir`` the demo cohort ``demo`` (see :data:`DEMO_COHORTS`) is
+    generated into ``output_dir/demo_cohort`` (and reused by later runs with the same size).
+    Otherwise the archive at ``dataset_dir`` is listed by
+    :class:`~monai_debclust.data.ImageArchive` with ``layout`` and decoded by
+    :func:`~monai_debclust.data.load_cohort`; unreadable files are skipped and listed.
+
+    Writes ``skipped.csv`` (``id,reason``) and ``class_summary.json`` into ``report_dir``
+    (default ``output_dir``) and logs the class table. Under ``torch.distributed`` rank 0 goes
+    first (it generates the demo cohort and writes the reports) and the other ranks wait for it.
+
+    Args:
+        dataset_dir: the archive folder, or empty/None for the demo cohort.
+        output_dir: the run's output folder.
+        demo: name of the demo cohort in :data:`DEMO_COHORTS`.
+        image_size: side the images are resized to.
+        layout: how labels are read from the archive (``"folder"``: one sub-folder per class;
+            ``None``: no labels); see :class:`~monai_debclust.data.ImageArchive`.
+        labels_csv: label table for the layouts that read one.
+        demo_size: total images of the demo cohort (default: the cohort's own size).
+        seed: seed of the demo cohort.
+        channels: 1 or 3 channels per image.
+        num_workers: decoding processes.
+        report_dir: where ``skipped.csv`` and ``class_summary.json`` go.
+
+    Returns:
+        ``(samples, class_names)``: ``samples[i]`` is ``dict(image=uint8 (channels, S, S), id,
+        label, index=i)``; ``class_names`` is None when the archive has no labels.
+
+    Raises:
+        FileNotFoundError: when ``dataset_dir`` is given but is not a folder.
+        ValueError: when it holds no image (:class:`~monai_debclust.data.ImageArchive`) or none is readable.
+    """
+    if is_distributed() and not is_main_process():
+        dist.barrier()  # rank 0 first: it generates the demo cohort, which the others then reuse
+    output_dir = Path(output_dir)
+    if not dataset_dir:
+        root, layout, labels_csv = _demo_archive(output_dir, demo, demo_size, image_size, seed), "folder", None
+    else:
+        root = Path(dataset_dir).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(
+                f"dataset_dir {str(dataset_dir)!r} is not a folder: pass --dataset_dir /path/to/your/archive, "
+                "or --dataset_dir '' to train on the generated demo cohort."
+            )
+    archive = ImageArchive(root, layout=layout, labels_csv=labels_csv)
+    samples, skipped = load_cohort(
+        archive.items, image_size, channels=channels, progress=is_main_process(), num_workers=num_workers
+    )
+    report_dir = output_dir if report_dir is None else Path(report_dir)
+    if is_main_process():
+        write_skipped_csv(skipped, report_dir / "skipped.csv")
+        write_class_summary(class_count_summary(samples, archive.class_names), report_dir / "class_summary.json")
+    if is_distributed() and is_main_process():
+        dist.barrier()
+    if not samples:
+        raise ValueError(
+            f"none of the {len(archive.items)} files under {str(root)!r} could be read; "
+            f"see {report_dir / 'skipped.csv'}."
+        )
+    for index, sample in enumerate(samples):
+        sample["index"] = index
+    return samples, archive.class_names

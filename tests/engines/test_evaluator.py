@@ -1,0 +1,62 @@
+"""ClusterEvaluator, score_clustering and MetricsWriter."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from monai_debclust.engines import ClusterEvaluator, MetricsWriter, format_scores, score_clustering
+
+from .conftest import BATCH, NUM_IMAGES
+
+
+def test_score_clustering_of_a_perfect_split_and_its_knn_probe():
+    labels = np.array([0] * 15 + [1] * 15)
+    q = np.eye(2)[1 - labels]  # cluster ids swapped: the matching must undo it
+    features = np.eye(2)[labels] + 0.01 * np.random.default_rng(0).normal(size=(30, 2))
+    scores = score_clustering(features, q, labels, class_names=["normal", "glaucoma"])
+    assert scores["cluster"]["accuracy"] == 1.0 and scores["cluster"]["macro_f1"] == 1.0
+    assert scores["knn"]["accuracy"] == 1.0 and (scores["knn_k"], scores["knn_folds"]) == (20, 5)
+    text = format_scores(scores)
+    assert "glaucoma" in text and "kNN-20 probe (5-fold): accuracy 1.000" in text
+
+
+def test_too_few_labels_for_k_neighbours_in_every_fold_skip_the_probe():
+    labels = [0, 1] * 12 + [-1] * 6  # 24 labelled: a training fold holds 19 < 20
+    scores = score_clustering(np.random.rand(30, 3), np.eye(2)[[0, 1] * 15], labels)
+    assert scores["knn"] is None and scores["cluster"]["num_unlabelled"] == 6
+    assert "kNN" not in format_scores(scores)
+
+
+@pytest.fixture
+def evaluator(samples, tiny_network, tmp_path):
+    loader = torch.utils.data.DataLoader(samples, batch_size=BATCH)
+    writer = MetricsWriter(tmp_path / "metrics.json")
+    return ClusterEvaluator(
+        "cpu", loader, tiny_network(), class_names=["dark", "bright"], knn_k=5, val_handlers=[writer]
+    )
+
+
+def test_evaluator_sets_scalar_metrics_scores_and_the_best_epoch(evaluator):
+    evaluator.run(3)
+    metrics = evaluator.state.metrics
+    assert {"accuracy", "macro_f1", "minority_f1", "nmi", "ari", "f1_dark", "f1_bright", "knn5_accuracy",
+            "knn5_macro_f1"} <= set(metrics)
+    assert all(isinstance(value, float) for value in metrics.values())
+    assert evaluator.state.scores["cluster"]["num_labelled"] == NUM_IMAGES
+    assert (evaluator.state.best_metric, evaluator.state.best_metric_epoch) == (metrics["macro_f1"], 3)
+    assert evaluator.state.epoch == 3  # the trainer's epoch, as MONAI's ValidationHandler passes it
+
+
+def test_metrics_file_keeps_a_history_and_drops_what_a_resumed_run_redoes(evaluator, tmp_path):
+    for epoch in (1, 2, 3):
+        evaluator.run(epoch)
+    evaluator.run(2)  # a run resumed from the checkpoint of epoch 1 redoes epoch 2
+    content = json.loads((tmp_path / "metrics.json").read_text())
+    assert [entry["epoch"] for entry in content["history"]] == [1, 2]
+    assert content["epoch"] == 2 and content["best"]["metric"] == "macro_f1"
+    assert content["scores"]["cluster"]["class_names"] == ["dark", "bright"]
+    assert not list(tmp_path.glob(".*tmp"))

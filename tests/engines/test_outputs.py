@@ -1,0 +1,38 @@
+"""A run's output folder: the latest checkpoint, model.pt + network.json, atomic JSON."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from monai_debclust.engines import latest_checkpoint, load_trained_network, save_trained_network, write_json
+
+
+def test_latest_checkpoint_is_the_highest_epoch(tmp_path):
+    assert latest_checkpoint(tmp_path / "absent") is None
+    for name in ("checkpoint_epoch=2.pt", "checkpoint_epoch=10.pt", "checkpoint_epoch=9.pt", "best_model.pt",
+                 "checkpoint_epoch=x.pt"):
+        (tmp_path / name).write_bytes(b"")
+    assert latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint_epoch=10.pt")
+
+
+def test_saved_network_rebuilds_from_network_json_with_the_trained_weights(tmp_path, tiny_network):
+    network = tiny_network(seed=3)
+    args = {"encoder": "convmixer", "num_clusters": 2, "projection_hidden": 16, "projection_dim": 8,
+            "encoder_kwargs": {"dim": 8, "depth": 1, "kernel_size": 3}}
+    path = save_trained_network(torch.nn.DataParallel(network), tmp_path / "models", args)
+    described = json.loads((tmp_path / "models" / "network.json").read_text())
+    assert described == {"_target_": "monai_debclust.networks.debclust.DebClustNet", **args}
+    state = torch.load(path, weights_only=True)
+    assert not any(key.startswith("module.") for key in state)
+    rebuilt = load_trained_network(path).eval()
+    image = torch.rand(2, 3, 16, 16)
+    torch.testing.assert_close(rebuilt(image)["q"], network.eval()(image)["q"])
+
+
+def test_write_json_replaces_the_file_whole(tmp_path):
+    path = write_json({"a": 1}, tmp_path / "sub" / "metrics.json")
+    write_json({"b": [1, 2]}, path)
+    assert json.loads(path.read_text()) == {"b": [1, 2]}
+    assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]
