@@ -22,11 +22,13 @@ from monai_debclust.engines.handlers import MetricsWriter, ProgressBarHandler, T
 from monai_debclust.engines.inference import ArchiveClusterer, CheckpointError, load_trained_network
 from monai_debclust.engines.metrics import ClusterSizes
 from monai_debclust.engines.outputs import (
+    INPUT_FILE,
     MODEL_FILE,
     NETWORK_FILE,
     latest_checkpoint,
     report_outputs,
     save_trained_network,
+    trained_input,
     write_json,
 )
 from monai_debclust.engines.trainer import LOSS_PARTS, DebClustTrainer, loss_parts, resolve_device
@@ -45,6 +47,7 @@ __all__ = [
     "DebClustTrainer",
     "DemoCohort",
     "LOSS_PARTS",
+    "INPUT_FILE",
     "MODEL_FILE",
     "MetricsWriter",
     "NETWORK_FILE",
@@ -67,6 +70,7 @@ __all__ = [
     "report_outputs",
     "resolve_device",
     "save_trained_network",
+    "trained_input",
     "score_clustering",
     "unwrap_network",
     "write_json",

@@ -92,6 +92,8 @@ class TrainingSummaryHandler:
         output_dir: the run's output folder.
         network_args: the keyword arguments the network was built with, for ``network.json``.
         evaluator: the validation evaluator, or None (no labels).
+        input_settings: how the training images were prepared (``image_size``, ``in_channels``),
+            for ``input.json``.
     """
 
     def __init__(
@@ -99,9 +101,10 @@ class TrainingSummaryHandler:
         output_dir: str | os.PathLike,
         network_args: dict[str, Any],
         evaluator: ClusterEvaluator | None = None,
+        input_settings: dict[str, Any] | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
-        self.network_args, self.evaluator = network_args, evaluator
+        self.network_args, self.evaluator, self.input_settings = network_args, evaluator, input_settings
         self.epochs: list[dict[str, float]] = []
 
     def attach(self, engine: Engine) -> None:
@@ -126,7 +129,7 @@ class TrainingSummaryHandler:
         return "\n".join(lines)
 
     def finish(self, engine: Engine) -> None:
-        save_trained_network(engine.network, self.output_dir / "models", self.network_args)
+        save_trained_network(engine.network, self.output_dir / "models", self.network_args, self.input_settings)
         sections = [f"Per-epoch training losses:\n{self.loss_table()}"] if self.epochs else []
         if self.evaluator is not None:
             if self.evaluator.state.epoch != engine.state.epoch or self.evaluator.state.scores is None:

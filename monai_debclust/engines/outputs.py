@@ -2,7 +2,9 @@
 
 ``checkpoints/checkpoint_epoch=<n>.pt`` (everything needed to resume), ``models/model.pt`` (the
 final weights) beside ``models/network.json`` (how to rebuild the network, read by
-:func:`~monai_debclust.engines.inference.load_trained_network`), and ``metrics.json``.
+:func:`~monai_debclust.engines.inference.load_trained_network`) and ``models/input.json`` (the
+image size and channels the network was trained on, read by :func:`trained_input`), and
+``metrics.json``.
 Every file is written atomically (:func:`~monai_debclust.engines.chunks.atomic_write`).
 """
 
@@ -20,12 +22,22 @@ from torch import nn
 from monai_debclust.engines.chunks import atomic_write
 from monai_debclust.engines.distributed import is_main_process, unwrap_network
 
-__all__ = ["MODEL_FILE", "NETWORK_FILE", "latest_checkpoint", "report_outputs", "save_trained_network", "write_json"]
+__all__ = [
+    "INPUT_FILE",
+    "MODEL_FILE",
+    "NETWORK_FILE",
+    "latest_checkpoint",
+    "report_outputs",
+    "save_trained_network",
+    "trained_input",
+    "write_json",
+]
 
 MODEL_FILE = "model.pt"
 NETWORK_FILE = "network.json"
+INPUT_FILE = "input.json"
 #: What the last line of a training run points at, where it exists.
-OUTPUTS = ("models/model.pt", "models/network.json", "metrics.json", "checkpoints/", "tensorboard/", "skipped.csv")
+OUTPUTS = ("models/model.pt", "models/network.json", "models/input.json", "metrics.json", "checkpoints/", "tensorboard/", "skipped.csv")
 #: How MONAI's ``CheckpointSaver(save_interval=1, epoch_level=True)`` names its checkpoints.
 CHECKPOINT_PATTERN = re.compile(r"checkpoint_epoch=(\d+)\.pt")
 
@@ -52,7 +64,12 @@ def write_json(content: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def save_trained_network(network: nn.Module, model_dir: str | os.PathLike, network_args: dict[str, Any]) -> Path:
+def save_trained_network(
+    network: nn.Module,
+    model_dir: str | os.PathLike,
+    network_args: dict[str, Any],
+    input_settings: dict[str, Any] | None = None,
+) -> Path:
     """Save the weights as ``model_dir/model.pt`` and the network's MONAI config as ``network.json``.
 
     ``network.json`` is ``{"_target_": <the network's class>, **network_args}``, so that
@@ -70,7 +87,22 @@ def save_trained_network(network: nn.Module, model_dir: str | os.PathLike, netwo
         torch.save({key: value.detach().cpu() for key, value in module.state_dict().items()}, handle)
     target = f"{type(module).__module__}.{type(module).__qualname__}"
     write_json({"_target_": target, **network_args}, model_dir / NETWORK_FILE)
+    if input_settings is not None:
+        write_json(input_settings, model_dir / INPUT_FILE)
     return model_dir / MODEL_FILE
+
+
+def trained_input(ckpt_path: str | os.PathLike, key: str, default: Any) -> Any:
+    """The input setting ``key`` recorded beside the weights ``ckpt_path`` (``input.json``), else ``default``.
+
+    Bundle configs use it as the default of ``image_size`` and ``in_channels``, so that
+    ``--output_dir X`` on training and then on evaluation or inference just works; a value given
+    on the command line still wins.
+    """
+    path = Path(ckpt_path).with_name(INPUT_FILE)
+    if not path.is_file():
+        return default
+    return json.loads(path.read_text(encoding="utf-8")).get(key, default)
 
 
 def report_outputs(output_dir: str | os.PathLike, epoch: int) -> str:

@@ -6,7 +6,13 @@ import json
 
 import torch
 
-from monai_debclust.engines import latest_checkpoint, load_trained_network, save_trained_network, write_json
+from monai_debclust.engines import (
+    latest_checkpoint,
+    load_trained_network,
+    save_trained_network,
+    trained_input,
+    write_json,
+)
 
 
 def test_latest_checkpoint_is_the_highest_epoch(tmp_path):
@@ -36,3 +42,11 @@ def test_write_json_replaces_the_file_whole(tmp_path):
     write_json({"b": [1, 2]}, path)
     assert json.loads(path.read_text()) == {"b": [1, 2]}
     assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]
+
+
+def test_input_settings_saved_beside_the_weights_are_the_defaults_of_later_runs(tmp_path, tiny_network):
+    ckpt = save_trained_network(tiny_network(), tmp_path / "models", {}, {"image_size": 24, "in_channels": 1})
+    assert trained_input(ckpt, "image_size", 32) == 24
+    assert trained_input(ckpt, "in_channels", 3) == 1
+    assert trained_input(ckpt, "nifti_mode", "slice") == "slice"  # not recorded: the default
+    assert trained_input(tmp_path / "elsewhere" / "model.pt", "image_size", 32) == 32  # no input.json
