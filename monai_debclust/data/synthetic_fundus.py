@@ -1,12 +1,14 @@
 """Synthetic colour fundus photographs: glaucoma (large optic cup) versus normal.
 
 Each image is a black frame around a circular field of view, an orange-red retina lit unevenly
-(vignetting, low-frequency shading, sometimes a shadow), a darker macula, an optic disc on the
-left or right (either eye) with a pale cup, and a vessel tree of arteries and darker, wider veins
-that leave the disc in four arcades and branch. The class lives in the cup-to-disc ratio (CDR):
-glaucoma ``0.6 - 0.85``, normal ``0.2 - 0.45`` (vertical CDR slightly larger), a geometric cue that
-survives crops, flips and colour jitter, while everything else varies within each class.
-"""
+(vignetting, low-frequency shading, sometimes a shadow), a darker macula, an optic disc about a
+fifth of the field across on the left or right (either eye), and a vessel tree of arteries and
+darker, wider veins that leave the disc in four arcades and branch. The class lives at the disc:
+glaucoma has an excavated white cup filling most of the disc (cup-to-disc ratio ``0.75 - 0.92``),
+a thin pale rim and a broad pale halo of peripapillary atrophy, widest on the temporal side;
+normal has a small cup (``0.15 - 0.35``) in a thick pink-orange rim. The cue is large enough to
+survive 32 px images, crops, flips and colour jitter, while everything else varies within each
+class."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ __all__ = ["FUNDUS_CLASSES", "FUNDUS_COUNTS", "CUP_TO_DISC", "render_fundus", "f
 
 FUNDUS_CLASSES = ("glaucoma", "normal")
 FUNDUS_COUNTS: Mapping[str, int] = MappingProxyType({"glaucoma": 20, "normal": 180})
-CUP_TO_DISC: Mapping[str, tuple[float, float]] = MappingProxyType({"glaucoma": (0.6, 0.85), "normal": (0.2, 0.45)})
+CUP_TO_DISC: Mapping[str, tuple[float, float]] = MappingProxyType({"glaucoma": (0.75, 0.92), "normal": (0.15, 0.35)})
 """Range of the horizontal cup-to-disc ratio drawn for each class."""
 
 
@@ -92,42 +94,55 @@ def render_fundus(label: str, image_size: int, rng: np.random.Generator) -> np.n
     centre = rng.normal(0.0, 0.015, 2)
     r = np.hypot(x - centre[0], y - centre[1]) / fov_radius
     fov = soft_step(r - 1.0, pixel / fov_radius)
-    if rng.random() < 0.3:
+    if rng.random() < 0.2:
         fov *= soft_step(np.abs(y - centre[1]) - rng.uniform(0.82, 0.95), pixel)
 
     # retina: colour, exposure, vignetting, smooth shading, a darker macula and choroidal texture
     side = rng.choice([-1.0, 1.0])  # the disc on the right or the left: either eye
-    disc = centre + np.array([side * rng.uniform(0.42, 0.58) * fov_radius, rng.normal(0.0, 0.06)])
+    disc = centre + np.array([side * rng.uniform(0.3, 0.44) * fov_radius, rng.normal(0.0, 0.05)])
     macula = centre + np.array([-side * rng.uniform(0.0, 0.1), disc[1] - centre[1] + rng.uniform(0.02, 0.08)])
-    exposure = rng.uniform(0.55, 1.1)
-    light = np.clip(1.0 - rng.uniform(0.3, 0.6) * r ** rng.uniform(1.8, 3.0), 0.0, 1.0)
-    light *= np.exp(0.08 * smooth_noise(rng, size, 4))
-    if rng.random() < 0.25:  # a shadow such as a small pupil or an eyelash casts
+    exposure = rng.uniform(0.7, 1.05)
+    light = np.clip(1.0 - rng.uniform(0.25, 0.45) * r ** rng.uniform(1.8, 3.0), 0.0, 1.0)
+    light *= np.exp(0.06 * smooth_noise(rng, size, 4))
+    if rng.random() < 0.2:  # a shadow such as a small pupil or an eyelash casts
         shadow_at = rng.uniform(-0.6, 0.6, 2)
-        light *= 1.0 - rng.uniform(0.3, 0.7) * np.exp(-((x - shadow_at[0]) ** 2 + (y - shadow_at[1]) ** 2) / 0.12)
+        light *= 1.0 - rng.uniform(0.2, 0.5) * np.exp(-((x - shadow_at[0]) ** 2 + (y - shadow_at[1]) ** 2) / 0.12)
     macula_d2 = (x - macula[0]) ** 2 + (y - macula[1]) ** 2
     shade = exposure * light * (1.0 + 0.025 * smooth_noise(rng, size, 32))
-    shade *= 1.0 - rng.uniform(0.2, 0.45) * np.exp(-macula_d2 / (2 * rng.uniform(0.1, 0.16) ** 2))
-    red = rng.uniform(0.72, 0.95)
-    retina = np.array([red, red * rng.uniform(0.33, 0.55), red * rng.uniform(0.06, 0.2)], np.float32)
+    shade *= 1.0 - rng.uniform(0.2, 0.4) * np.exp(-macula_d2 / (2 * rng.uniform(0.1, 0.16) ** 2))
+    red = rng.uniform(0.75, 0.92)
+    retina = np.array([red, red * rng.uniform(0.36, 0.5), red * rng.uniform(0.08, 0.18)], np.float32)
     image = shade[..., None] * retina
 
-    # optic disc: a bright yellowish ellipse, less dimmed by the lighting, with a pale cup
-    radius = rng.uniform(0.12, 0.16)
+    # optic disc: a large yellowish-pink ellipse (about a fifth of the field across), less dimmed
+    # by the lighting. Glaucoma: an excavated white cup filling most of the disc, a thin rim, and
+    # a broad pale crescent-shaped halo of peripapillary atrophy; normal: a small cup in a thick
+    # pink-orange rim.
+    glaucoma = label == "glaucoma"
+    radius = rng.uniform(0.17, 0.21)
     aspect = rng.uniform(1.0, 1.12)
     disc_rho = np.hypot((x - disc[0]) / radius, (y - disc[1]) / (radius * aspect))
     disc_light = np.sqrt(light * min(exposure * 1.2, 1.0))[..., None]
-    rim_colour = np.array([1.0, rng.uniform(0.68, 0.85), rng.uniform(0.42, 0.6)], np.float32)
-    glow = 0.35 * np.exp(-(disc_rho**2) / (2 * 1.6**2))  # peripapillary brightening
+    if glaucoma:  # peripapillary atrophy: pale yellow-grey zone, widest on the temporal side
+        angle = np.arctan2(y - disc[1], (x - disc[0]) * -side)
+        extent = rng.uniform(1.9, 2.3) + rng.uniform(0.3, 0.6) * np.cos(angle)
+        extent = extent + 0.12 * smooth_noise(rng, size, 6)
+        atrophy = rng.uniform(0.6, 0.8) * soft_step(disc_rho - extent, 0.6)
+        atrophy_colour = np.array([0.95, rng.uniform(0.72, 0.82), rng.uniform(0.5, 0.62)], np.float32)
+        image = blend(image, atrophy, disc_light * atrophy_colour)
+        rim_colour = np.array([0.98, rng.uniform(0.72, 0.82), rng.uniform(0.52, 0.62)], np.float32)
+    else:
+        rim_colour = np.array([1.0, rng.uniform(0.52, 0.64), rng.uniform(0.3, 0.42)], np.float32)
+    glow = 0.25 * np.exp(-(disc_rho**2) / (2 * 1.4**2))  # peripapillary brightening
     image = blend(image, glow, disc_light * rim_colour)
-    image = blend(image, soft_step(disc_rho - 1.0, rng.uniform(0.1, 0.25)), disc_light * rim_colour)
+    image = blend(image, soft_step(disc_rho - 1.0, rng.uniform(0.1, 0.2)), disc_light * rim_colour)
 
     cdr = rng.uniform(*CUP_TO_DISC[label])
-    cup = disc + np.array([-side * radius * rng.uniform(0.0, 0.15), rng.normal(0.0, 0.05 * radius)])
+    cup = disc + np.array([-side * radius * rng.uniform(0.0, 0.1), rng.normal(0.0, 0.04 * radius)])
     cup_rho = np.hypot((x - cup[0]) / (cdr * radius), (y - cup[1]) / (cdr * radius * aspect * rng.uniform(1.0, 1.1)))
-    cup_mask = soft_step(cup_rho - 1.0, 0.3)
-    cup_colour = np.array([1.0, rng.uniform(0.92, 0.98), rng.uniform(0.75, 0.9)], np.float32)
-    image = blend(image, rng.uniform(0.8, 0.95) * cup_mask, disc_light * cup_colour)
+    cup_mask = soft_step(cup_rho - 1.0, 0.25 if glaucoma else 0.4)
+    cup_colour = np.array([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 0.95)], np.float32)
+    image = blend(image, rng.uniform(0.9, 1.0) * cup_mask, np.minimum(disc_light * 1.15, 1.0) * cup_colour)
 
     # vessels darken what lies under them, fading where they dive into the cup
     arteries, veins = _vessels(rng, size, disc, side, radius)

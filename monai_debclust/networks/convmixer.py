@@ -24,8 +24,8 @@ class ConvMixerBlock(nn.Module):
     ``z = y + Drop(BN(GELU(PointwiseConv_1x1(y))))``  (the added residual)
 
     The original ConvMixer (Trockman & Kolter, 2022, "Patches Are All You Need?") has the first
-    residual only; the modification adds the second (Rezaei et al., 2022, "Joint Debiased
-    Representation Learning and Imbalanced Data Clustering").
+    residual only; the modification adds the second (Zheng et al., 2022,
+    arXiv:2209.06941).
 
     Args:
         spatial_dims: number of spatial dimensions (2 or 3).
@@ -51,7 +51,7 @@ class ConvMixerEncoder(nn.Module):
 
     Patch embedding ``Conv(in -> dim, kernel p, stride p) -> GELU -> BN``, then ``depth``
     :class:`ConvMixerBlock` s, then ``pooling`` (global average by default, so ``h`` has ``dim``
-    values). Paper defaults: dim 256, depth 8, kernel 7, patch 2, dropout 0.04 (Rezaei et al.,
+    values). Paper defaults: dim 256, depth 8, kernel 7, patch 2, dropout 0.04 (Zheng et al.,
     2022, after Trockman & Kolter, 2022).
 
     The dropout ("Drop") is element-wise (``nn.Dropout``), not channel-wise.

@@ -40,8 +40,8 @@ def project_views(
 
 
 class DebClustNet(nn.Module):
-    """Joint debiased representation and clustering network (Rezaei et al., 2022, "Joint Debiased
-    Representation Learning and Imbalanced Data Clustering").
+    """Joint debiased representation and clustering network (Zheng et al., 2022, "Joint Debiased
+    Representation and Image Clustering Learning with Self-Supervision", arXiv:2209.06941).
 
     One encoder ``f`` feeds two branches:
 

@@ -14,7 +14,7 @@ class ProjectionHead(nn.Module):
     """Projection MLP ``g`` of the representation branch: ``Linear(no bias) -> BN1d -> ReLU -> Linear``.
 
     ``z = W_2 ReLU(BN(W_1 h)) + b_2``; the contrastive loss is computed on ``z`` (SimCLR, Chen et
-    al., 2020; 512 hidden and 128 output features in Rezaei et al., 2022). The first linear layer
+    al., 2020; 512 hidden and 128 output features in Zheng et al., 2022). The first linear layer
     has no bias because the batch normalisation that follows removes it.
 
     Args:
