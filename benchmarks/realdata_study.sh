@@ -5,7 +5,7 @@
 # same warm-up checkpoint with different settings, so the branches differ only in the DEC phase;
 # plus a SimCLR run of the same total epochs and the raw-pixel floor. Results are appended to
 # runs/real/results.jsonl. Needs ../shared/data. About 25 minutes per data set on 2 CPU cores.
-#   usage: bash benchmarks/realdata_study.sh fundus|isic
+#   usage: [BRANCHES='paper_beta1 beta0_ramp'] bash benchmarks/realdata_study.sh fundus|isic
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -27,8 +27,9 @@ branch() {  # name, then overrides of the clustering phase
   rm -rf "$OUT/$name"; cp -r "$OUT/warmup" "$OUT/$name"; rm -rf "$OUT/$name/models"
   run --output "$OUT/$name" --epochs $TOTAL -- --warmup_epochs $WARM --val_interval 1000 "$@"
 }
-branch paper_beta1 --beta 1.0 --gamma 5.0
-branch beta0 --beta 0.0 --gamma 5.0
-branch beta0_ramp --beta 0.0 --gamma 5.0 --gamma_rampup_epochs 4
-branch no_clustering --gamma 0.0
+want() { [[ " ${BRANCHES:-paper_beta1 beta0 beta0_ramp no_clustering} " == *" $1 "* ]]; }
+want paper_beta1 && branch paper_beta1 --beta 1.0 --gamma 5.0 --gamma_rampup_epochs 0
+want beta0 && branch beta0 --beta 0.0 --gamma 5.0 --gamma_rampup_epochs 0
+want beta0_ramp && branch beta0_ramp --beta 0.0 --gamma 5.0 --gamma_rampup_epochs 4
+want no_clustering && branch no_clustering --gamma 0.0
 run --output $OUT/simclr --epochs $TOTAL --simclr -- --warmup_epochs $WARM --val_interval 1000
