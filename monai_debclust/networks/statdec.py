@@ -7,15 +7,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from monai_debclust.networks.debclust import project_views
+from monai_debclust.networks.debclust import DebClustNet
 from monai_debclust.networks.factory import get_encoder
-from monai_debclust.networks.heads import ClusteringHead, ProjectionHead
 from monai_debclust.networks.pooling import StatisticsPooling
 
 __all__ = ["StatDECNet"]
 
 
-class StatDECNet(nn.Module):
+class StatDECNet(DebClustNet):
     """StatDEC (Rezaei et al., 2021, "Learning Statistical Representation with Joint Deep Embedded
     Clustering", arXiv:2109.05232): two networks trained together.
 
@@ -24,8 +23,9 @@ class StatDECNet(nn.Module):
     * clustering network: its own encoder ``f_c`` ending in :class:`StatisticsPooling`, then a
       :class:`ClusteringHead`; ``h = f_c(image)`` and ``q(h)`` for the DEC loss.
 
-    ``forward`` returns the keys of :class:`DebClustNet`, with ``features`` from the clustering
-    network, so the same losses and trainer serve both.
+    A :class:`DebClustNet` whose ``encoder`` is the representation encoder ``f_r`` and whose
+    :meth:`embed` is the clustering encoder ``f_c``: ``forward`` returns the same keys, with
+    ``features`` from the clustering network, so the same losses and trainer serve both.
 
     Args:
         encoder: ``"convmixer"`` or ``"coatnet"``: an encoder of :func:`get_encoder` that takes a
@@ -48,32 +48,24 @@ class StatDECNet(nn.Module):
         with_count: bool = True,
         encoder_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__()
         if encoder.lower() not in ("convmixer", "coatnet"):
             raise ValueError(
                 f"StatDEC needs an encoder with a swappable pooling: 'convmixer' or 'coatnet', got {encoder!r}."
             )
         kwargs = dict(encoder_kwargs or {})
-        spatial_dims = kwargs.get("spatial_dims", 2)
-        self.representation_encoder, self.clustering_encoder = (
-            get_encoder(encoder, pooling=StatisticsPooling(spatial_dims, with_count), **kwargs) for _ in range(2)
-        )
-        features = self.clustering_encoder.out_channels
-        self.projection = ProjectionHead(features, projection_hidden, projection_dim)
-        self.clustering = ClusteringHead(features, num_clusters, alpha)
+        pooling_dims = kwargs.get("spatial_dims", 2)
+
+        def statistics_encoder() -> nn.Module:
+            return get_encoder(encoder, pooling=StatisticsPooling(pooling_dims, with_count), **kwargs)
+
+        super().__init__(statistics_encoder(), num_clusters, projection_hidden, projection_dim, alpha)
+        self.clustering_encoder = statistics_encoder()
+
+    @property
+    def representation_encoder(self) -> nn.Module:
+        """The representation network's encoder ``f_r`` (the views go through it)."""
+        return self.encoder
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Clustering-network feature ``h = f_c(x)``."""
         return self.clustering_encoder(x)
-
-    def assign(self, x: torch.Tensor) -> torch.Tensor:
-        """Soft cluster assignment ``q(f_c(x))``, ``(B, K)``."""
-        return self.clustering(self.embed(x))
-
-    def forward(
-        self, image: torch.Tensor, view1: torch.Tensor | None = None, view2: torch.Tensor | None = None
-    ) -> dict[str, torch.Tensor]:
-        """``dict(features=f_c(image), q=q(image))``, plus ``z1``/``z2`` from ``g(f_r(view))``."""
-        features = self.embed(image)
-        return {"features": features, "q": self.clustering(features),
-                **project_views(self.representation_encoder, self.projection, view1, view2)}
