@@ -2,7 +2,7 @@
 
 from monai_debclust.networks.coatnet import CoAtNetEncoder, MBConvBlock, TransformerBlock
 from monai_debclust.networks.convmixer import ConvMixerBlock, ConvMixerEncoder
-from monai_debclust.networks.debclust import DebClustNet, project_views, resolve_encoder
+from monai_debclust.networks.debclust import DebClustNet, SoftAssignmentNet, project_views, resolve_encoder
 from monai_debclust.networks.factory import ENCODERS, get_encoder
 from monai_debclust.networks.heads import ClusteringHead, ProjectionHead, student_t_assignment
 from monai_debclust.networks.pooling import StatisticsPooling, global_average_pooling, pooled_features
@@ -14,6 +14,7 @@ __all__ = [
     "ConvMixerBlock",
     "ConvMixerEncoder",
     "DebClustNet",
+    "SoftAssignmentNet",
     "ENCODERS",
     "MBConvBlock",
     "ProjectionHead",

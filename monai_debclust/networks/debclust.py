@@ -10,7 +10,7 @@ from torch import nn
 from monai_debclust.networks.factory import get_encoder
 from monai_debclust.networks.heads import ClusteringHead, ProjectionHead
 
-__all__ = ["DebClustNet", "project_views", "resolve_encoder"]
+__all__ = ["DebClustNet", "SoftAssignmentNet", "project_views", "resolve_encoder"]
 
 
 def resolve_encoder(encoder: nn.Module | str, encoder_kwargs: dict[str, Any] | None = None) -> nn.Module:
@@ -94,3 +94,22 @@ class DebClustNet(nn.Module):
         features = self.embed(image)
         return {"features": features, "q": self.clustering(features),
                 **project_views(self.encoder, self.projection, view1, view2)}
+
+
+class SoftAssignmentNet(nn.Module):
+    """A trained joint model as one tensor-valued network: ``image -> q`` ``(B, K)``.
+
+    The Model Zoo's checks (``verify_net_in_out``: one output tensor whose dim 1 is
+    ``outputs.pred.num_channels`` = K) and TorchScript export (``torch.jit.trace``) need a
+    network that returns a tensor, not the dictionary of :class:`DebClustNet`.
+
+    Args:
+        network: a :class:`DebClustNet` (or anything with ``assign(image) -> q``).
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.network.assign(image)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from monai.bundle import ConfigParser
 
-from monai_debclust.networks import ConvMixerEncoder, DebClustNet
+from monai_debclust.networks import ConvMixerEncoder, DebClustNet, SoftAssignmentNet
 
 SMALL = {"dim": 16, "depth": 1}
 
@@ -75,3 +75,17 @@ def test_rejects_encoder_kwargs_with_a_module():
 def test_rejects_an_encoder_without_out_channels():
     with pytest.raises(ValueError, match="out_channels"):
         DebClustNet(torch.nn.Flatten())
+
+
+def test_soft_assignment_net_is_one_tensor_and_survives_torchscript_tracing(tmp_path):
+    torch.manual_seed(0)
+    net = DebClustNet("convmixer", num_clusters=3, projection_hidden=16, projection_dim=8,
+                      encoder_kwargs={"dim": 16, "depth": 1, "kernel_size": 3}).eval()
+    image = torch.rand(2, 3, 16, 16)
+    wrapped = SoftAssignmentNet(net).eval()
+    q = wrapped(image)
+    assert q.shape == (2, 3)  # dim 1 is K, as the Zoo's outputs.pred.num_channels says
+    torch.testing.assert_close(q, net.assign(image))
+    path = tmp_path / "model.ts"
+    torch.jit.trace(wrapped, image).save(str(path))
+    torch.testing.assert_close(torch.jit.load(str(path))(image), q)
