@@ -200,8 +200,8 @@ def main() -> None:
     parser.add_argument("--kmeans-points", type=int, default=1_000_000)
     parser.add_argument("--kmeans-dim", type=int, default=128)
     parser.add_argument("--kmeans-k", type=int, default=7)
-    parser.add_argument("--n-init", type=int, default=10)
-    parser.add_argument("--max-iter", type=int, default=300)
+    parser.add_argument("--n-init", type=int, default=None, help="k-means restarts (default: each backend's own, 3 faiss, 10 sklearn)")
+    parser.add_argument("--max-iter", type=int, default=None, help="iterations per restart (default: 50 faiss, 300 sklearn)")
     parser.add_argument("--sklearn-points", type=int, default=100_000)
     parser.add_argument("--only", choices=["end-to-end", "memory", "kmeans"], nargs="+",
                         default=["end-to-end", "memory", "kmeans"])
