@@ -21,7 +21,7 @@ from monai_debclust.engines import latest_checkpoint, load_trained_network
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = {"refuge": 2, "glaucoma1": 2, "isic2018": 7}  # bundle: number of clusters
-TINY = {"image_size": 16, "dim": 16, "depth": 1, "batch_size": 16, "demo_size": 40}
+TINY = {"image_size": 16, "dim": 16, "depth": 1, "batch_size": 16, "demo_size": 40, "val_interval": 1}
 
 
 def run_bundle(run_id: str, configs: list[str], output_dir: Path, processes: int = 1, **overrides) -> str:
