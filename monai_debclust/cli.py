@@ -20,7 +20,7 @@ from typing import Any
 
 from monai.bundle import ConfigWorkflow
 
-from monai_debclust.engines.inference import CheckpointError
+from monai_debclust.engines.outputs import CheckpointError
 
 __all__ = ["main", "build_parser", "cluster_overrides"]
 
@@ -36,11 +36,40 @@ def _value(text: str) -> Any:
         return text
 
 
+def _expression(value: Any) -> str | None:
+    """The first part of an override value that MONAI's config parser would evaluate or resolve, if any.
+
+    A string starting with ``$`` is Python code, ``@`` and ``%`` are references, and a mapping with a
+    ``_target_`` instantiates a class: a command-line value is data, so none of them is allowed.
+    """
+    if isinstance(value, str):
+        return value if value[:1] in ("$", "@", "%") else None
+    if isinstance(value, dict):
+        if "_target_" in value:
+            return "_target_"
+        value = list(value.values())
+    if isinstance(value, list):
+        return next((found for found in map(_expression, value) if found is not None), None)
+    return None
+
+
 def _key_value(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}.")
     return key, _value(value)
+
+
+def _literal_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` unchanged, or a ``ValueError`` naming the option that holds an expression."""
+    for key, value in overrides.items():
+        found = _expression(value)
+        if found is not None:
+            raise ValueError(
+                f"the value of {key} ({found!r}) would be evaluated as a config expression; command-line "
+                "values are data only (edit the bundle config to change an expression)."
+            )
+    return overrides
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +114,7 @@ def cluster_overrides(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             overrides[key] = value
     overrides.update(args.overrides)
-    return overrides
+    return _literal_overrides(overrides)
 
 
 def _user_error(exc: BaseException) -> BaseException | None:
@@ -102,8 +131,12 @@ def _cluster(args: argparse.Namespace) -> int:
     if not config.is_file():
         print(f"monai-debclust: no inference config at {config} (is --bundle a bundle folder?)", file=sys.stderr)
         return USER_ERROR
-    workflow = ConfigWorkflow(config_file=str(config), run_id="inference", workflow_type=None,
-                              **cluster_overrides(args))
+    try:
+        overrides = cluster_overrides(args)
+    except ValueError as exc:
+        print(f"monai-debclust: {exc}", file=sys.stderr)
+        return USER_ERROR
+    workflow = ConfigWorkflow(config_file=str(config), run_id="inference", workflow_type=None, **overrides)
     try:
         workflow.initialize()
         workflow.run()

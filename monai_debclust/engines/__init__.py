@@ -19,13 +19,15 @@ from monai_debclust.engines.distributed import (
 from monai_debclust.engines.embedding import embed_batch, embed_dataset
 from monai_debclust.engines.evaluator import ClusterEvaluator, format_scores, score_clustering
 from monai_debclust.engines.handlers import MetricsWriter, ProgressBarHandler, TrainingSummaryHandler
-from monai_debclust.engines.inference import ArchiveClusterer, CheckpointError, load_trained_network
+from monai_debclust.engines.inference import ArchiveClusterer
 from monai_debclust.engines.metrics import ClusterSizes
 from monai_debclust.engines.outputs import (
     INPUT_FILE,
+    CheckpointError,
     MODEL_FILE,
     NETWORK_FILE,
     latest_checkpoint,
+    load_trained_network,
     report_outputs,
     save_trained_network,
     trained_input,

@@ -11,9 +11,11 @@ from typing import Any
 from ignite.engine import Engine, Events
 from ignite.handlers import ProgressBar
 
+from monai_debclust.engines.distributed import unwrap_network
 from monai_debclust.engines.evaluator import ClusterEvaluator, format_scores
 from monai_debclust.engines.outputs import save_trained_network, write_json
 from monai_debclust.engines.trainer import LOSS_PARTS, loss_parts
+from monai_debclust.networks import describe_network
 
 __all__ = ["ProgressBarHandler", "MetricsWriter", "TrainingSummaryHandler"]
 
@@ -81,8 +83,9 @@ class TrainingSummaryHandler:
     """At the end of training: save the final model, print the per-epoch losses and the F1 table.
 
     Writes ``<output_dir>/models/model.pt`` and ``models/network.json``
-    (:func:`~monai_debclust.engines.save_trained_network`: the weights and
-    ``{"_target_": <network class>, **network_args}``); when an ``evaluator`` is given, runs
+    (:func:`~monai_debclust.engines.save_trained_network`: the weights and the network's
+    validated description, checked when the handler is attached so that a network that cannot be
+    described fails before training, not after); when an ``evaluator`` is given, runs
     it on the final weights unless it already ran at the last epoch, and prints its per-class
     precision / recall / F1 table (:func:`~monai_debclust.evaluation.format_report`) and kNN
     probe. (The bundle's last line, where the outputs are, comes after the run:
@@ -108,6 +111,7 @@ class TrainingSummaryHandler:
         self.epochs: list[dict[str, float]] = []
 
     def attach(self, engine: Engine) -> None:
+        describe_network(unwrap_network(engine.network), self.network_args)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.record_epoch)
         engine.add_event_handler(Events.COMPLETED, self.finish)
 

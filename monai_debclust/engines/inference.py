@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import logging
 import os
 import time
@@ -41,14 +40,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.bundle import ConfigParser
 from monai.data import DataLoader
 from torch import nn
 from tqdm.auto import tqdm
 
 from monai_debclust.data import GuardedDataset, skip_collate, write_skipped_csv
 from monai_debclust.engines.chunks import Chunk, ChunkStore, atomic_write
-from monai_debclust.engines.outputs import NETWORK_FILE, write_json
+from monai_debclust.engines.outputs import CheckpointError, load_trained_network, write_json
 from monai_debclust.evaluation.kmeans import kmeans
 from monai_debclust.evaluation.metrics import cluster_report
 from monai_debclust.evaluation.report import render_html_report, report_figures, summary_text
@@ -65,65 +63,6 @@ PARTS_DIR = ".clustering-parts"
 BLOCK_ROWS = 4096
 #: Skipped files listed in the HTML report (all of them are in skipped.csv).
 REPORT_SKIPPED_ROWS = 50
-
-
-class CheckpointError(RuntimeError):
-    """The trained weights are missing or do not fit the network they are loaded into."""
-
-
-def _listing(title: str, names: Sequence[str], limit: int = 10) -> str:
-    more = f" ... and {len(names) - limit} more" if len(names) > limit else ""
-    return f"\n  {title} ({len(names)}): " + ", ".join(names[:limit]) + more
-
-
-def load_trained_network(
-    ckpt_path: str | os.PathLike, network_path: str | os.PathLike | None = None, train_command: str | None = None
-) -> nn.Module:
-    """Rebuild the trained network from ``network.json`` and load the weights of ``model.pt`` into it.
-
-    Args:
-        ckpt_path: the state dict saved by training (``output_dir/models/model.pt``).
-        network_path: the network's MONAI config (``{"_target_": ..., **arguments}``, see
-            :func:`~monai_debclust.engines.outputs.save_trained_network`); by default the
-            ``network.json`` beside ``ckpt_path``.
-        train_command: the command that produces the checkpoint, quoted when it is missing.
-
-    Returns:
-        The network, on the CPU, in evaluation mode.
-
-    Raises:
-        CheckpointError: naming the missing file and how to produce it, or listing the
-            parameters that are missing, unexpected or of another shape.
-    """
-    ckpt_path = Path(ckpt_path)
-    network_path = ckpt_path.with_name(NETWORK_FILE) if network_path is None else Path(network_path)
-    for path, what in ((ckpt_path, "trained weights"), (network_path, "network description")):
-        if not path.is_file():
-            hint = f"\nTrain the bundle first:\n  {train_command}\n" if train_command else "\n"
-            raise CheckpointError(
-                f"no {what} at {path.resolve()}.{hint}or point --ckpt_path at the model.pt of a training run "
-                f"(with its {NETWORK_FILE} beside it)."
-            )
-    network = ConfigParser({"network": json.loads(network_path.read_text(encoding="utf-8"))}).get_parsed_content(
-        "network")
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    expected = network.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    reshaped = [
-        f"{key} {tuple(state[key].shape)} vs {tuple(value.shape)}"
-        for key, value in expected.items()
-        if key in state and tuple(state[key].shape) != tuple(value.shape)
-    ]
-    if missing or unexpected or reshaped:
-        raise CheckpointError(
-            f"the weights in {ckpt_path} do not fit the network described by {network_path}:"
-            + (_listing("missing from the checkpoint", missing) if missing else "")
-            + (_listing("in the checkpoint but not in the network", unexpected) if unexpected else "")
-            + (_listing("of another shape (checkpoint vs network)", reshaped) if reshaped else "")
-        )
-    network.load_state_dict(state)
-    return network.eval()
 
 
 def _weights_digest(network: nn.Module) -> str:

@@ -3,6 +3,14 @@
 from monai_debclust.networks.coatnet import CoAtNetEncoder, MBConvBlock, TransformerBlock
 from monai_debclust.networks.convmixer import ConvMixerBlock, ConvMixerEncoder
 from monai_debclust.networks.debclust import DebClustNet, SoftAssignmentNet, project_views, resolve_encoder
+from monai_debclust.networks.description import (
+    ENCODER_ARGUMENTS,
+    NETWORKS,
+    NetworkDescriptionError,
+    build_network,
+    describe_network,
+    validate_description,
+)
 from monai_debclust.networks.factory import ENCODERS, get_encoder
 from monai_debclust.networks.heads import ClusteringHead, ProjectionHead, student_t_assignment
 from monai_debclust.networks.pooling import StatisticsPooling, global_average_pooling, pooled_features
@@ -16,15 +24,21 @@ __all__ = [
     "DebClustNet",
     "SoftAssignmentNet",
     "ENCODERS",
+    "ENCODER_ARGUMENTS",
+    "NETWORKS",
+    "NetworkDescriptionError",
     "MBConvBlock",
     "ProjectionHead",
     "StatDECNet",
     "StatisticsPooling",
     "TransformerBlock",
+    "build_network",
+    "describe_network",
     "get_encoder",
     "global_average_pooling",
     "pooled_features",
     "project_views",
     "resolve_encoder",
     "student_t_assignment",
+    "validate_description",
 ]

@@ -29,7 +29,7 @@ def test_saved_network_rebuilds_from_network_json_with_the_trained_weights(tmp_p
             "encoder_kwargs": {"dim": 8, "depth": 1, "kernel_size": 3}}
     path = save_trained_network(torch.nn.DataParallel(network), tmp_path / "models", args)
     described = json.loads((tmp_path / "models" / "network.json").read_text())
-    assert described == {"_target_": "monai_debclust.networks.debclust.DebClustNet", **args}
+    assert described == {"format": 1, "network": "DebClustNet", "arguments": args}
     state = torch.load(path, weights_only=True)
     assert not any(key.startswith("module.") for key in state)
     rebuilt = load_trained_network(path).eval()
@@ -45,7 +45,8 @@ def test_write_json_replaces_the_file_whole(tmp_path):
 
 
 def test_input_settings_saved_beside_the_weights_are_the_defaults_of_later_runs(tmp_path, tiny_network):
-    ckpt = save_trained_network(tiny_network(), tmp_path / "models", {}, {"image_size": 24, "in_channels": 1})
+    args = {"encoder": "convmixer", "encoder_kwargs": {"dim": 8, "depth": 1, "kernel_size": 3}}
+    ckpt = save_trained_network(tiny_network(), tmp_path / "models", args, {"image_size": 24, "in_channels": 1})
     assert trained_input(ckpt, "image_size", 32) == 24
     assert trained_input(ckpt, "in_channels", 3) == 1
     assert trained_input(ckpt, "nifti_mode", "slice") == "slice"  # not recorded: the default

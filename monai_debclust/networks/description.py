@@ -1,0 +1,205 @@
+"""A trained network as plain data: a known network name and typed arguments, checked before use.
+
+A model folder (``models/network.json`` beside ``models/model.pt``) is untrusted input: it may
+come from a downloaded bundle. Rebuilding the network with MONAI's ``ConfigParser`` would run
+any ``$`` expression or ``_target_`` the file holds before ``torch.load(..., weights_only=True)``
+could protect anything, so the description is never evaluated. It is JSON of the form::
+
+    {"format": 1, "network": "DebClustNet",
+     "arguments": {"encoder": "convmixer", "num_clusters": 2, "projection_hidden": 512,
+                   "projection_dim": 128,
+                   "encoder_kwargs": {"spatial_dims": 2, "in_channels": 3, "dim": 64, "depth": 4,
+                                      "kernel_size": 7, "patch_size": 2, "dropout": 0.04}}}
+
+:func:`build_network` accepts only the networks of :data:`NETWORKS` and the encoders of
+:data:`ENCODER_ARGUMENTS`, each argument of the declared type and within bounds (a size of
+``10**9`` would exhaust memory before any weight is read). Descriptions written before the
+``format`` key existed (``{"_target_": "monai_debclust.networks.DebClustNet", **arguments}``)
+are read as data too: the ``_target_`` must name one of the known classes, and nothing is imported
+or called because of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+from monai_debclust.networks.debclust import DebClustNet
+from monai_debclust.networks.statdec import StatDECNet
+
+__all__ = [
+    "DESCRIPTION_FORMAT",
+    "ENCODER_ARGUMENTS",
+    "NETWORKS",
+    "NetworkDescriptionError",
+    "build_network",
+    "describe_network",
+    "validate_description",
+]
+
+DESCRIPTION_FORMAT = 1
+#: Largest value of any size argument (channels, widths, depths, clusters).
+MAX_SIZE = 65536
+
+
+class NetworkDescriptionError(ValueError):
+    """A network description that names an unknown network or argument, or a value of the wrong type."""
+
+
+def _integer(low: int, high: int) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    check.__doc__ = f"an integer in [{low}, {high}]"
+    return check
+
+
+def _real(low: float, high: float) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return number and math.isfinite(value) and low <= value <= high
+
+    check.__doc__ = f"a number in [{low}, {high}]"
+    return check
+
+
+def _integers(low: int, high: int) -> Callable[[Any], bool]:
+    element = _integer(low, high)
+
+    def check(value: Any) -> bool:
+        return isinstance(value, list) and 1 <= len(value) <= 16 and all(element(v) for v in value)
+
+    check.__doc__ = f"a list of 1 to 16 integers in [{low}, {high}]"
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    """a boolean (true or false)"""
+    return isinstance(value, bool)
+
+
+_SIZE = _integer(1, MAX_SIZE)
+_SPATIAL_DIMS = _integer(2, 3)
+_CHANNELS = _integer(1, 64)
+_PROBABILITY = _real(0.0, 1.0)
+
+#: Arguments each encoder of :func:`~monai_debclust.networks.get_encoder` may be described with.
+ENCODER_ARGUMENTS: dict[str, dict[str, Callable[[Any], bool]]] = {
+    "convmixer": {"spatial_dims": _SPATIAL_DIMS, "in_channels": _CHANNELS, "dim": _SIZE, "depth": _integer(1, 256),
+                  "kernel_size": _integer(1, 63), "patch_size": _integer(1, 64), "dropout": _PROBABILITY},
+    "coatnet": {"spatial_dims": _SPATIAL_DIMS, "in_channels": _CHANNELS, "dims": _integers(1, MAX_SIZE),
+                "depths": _integers(1, 256), "heads": _integer(1, 256), "dropout": _PROBABILITY},
+    "resnet18": {"spatial_dims": _SPATIAL_DIMS, "in_channels": _CHANNELS},
+}
+
+_JOINT_ARGUMENTS: dict[str, Callable[[Any], bool]] = {
+    "num_clusters": _integer(1, MAX_SIZE), "projection_hidden": _SIZE, "projection_dim": _SIZE,
+    "alpha": _real(1e-6, 1e6),
+}
+
+#: The networks a description may name: class and the checks of its scalar arguments
+#: (``encoder`` and ``encoder_kwargs`` are checked against :data:`ENCODER_ARGUMENTS`).
+NETWORKS: dict[str, tuple[type[nn.Module], dict[str, Callable[[Any], bool]]]] = {
+    "DebClustNet": (DebClustNet, _JOINT_ARGUMENTS),
+    "StatDECNet": (StatDECNet, {**_JOINT_ARGUMENTS, "with_count": _boolean}),
+}
+#: ``_target_`` values of descriptions written before the format key, read as the class name.
+_LEGACY_TARGETS = {
+    f"monai_debclust.networks.{module}{name}": name
+    for name in NETWORKS
+    for module in ("", "debclust." if name == "DebClustNet" else "statdec.")
+}
+
+
+def _check(arguments: Mapping[str, Any], checks: Mapping[str, Callable[[Any], bool]], where: str) -> None:
+    unknown = sorted(set(arguments) - set(checks))
+    if unknown:
+        raise NetworkDescriptionError(
+            f"{where}: unknown argument(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(checks))}."
+        )
+    for key, value in arguments.items():
+        if not checks[key](value):
+            raise NetworkDescriptionError(f"{where}: {key} must be {checks[key].__doc__}, got {value!r}.")
+
+
+def _legacy(description: Mapping[str, Any]) -> dict[str, Any]:
+    target = description["_target_"]
+    if target not in _LEGACY_TARGETS:
+        raise NetworkDescriptionError(
+            f"_target_ {target!r} is not a known network; a model folder may only name one of "
+            f"{', '.join(sorted(_LEGACY_TARGETS))}."
+        )
+    arguments = {key: value for key, value in description.items() if key != "_target_"}
+    return {"format": DESCRIPTION_FORMAT, "network": _LEGACY_TARGETS[target], "arguments": arguments}
+
+
+def validate_description(description: Any) -> dict[str, Any]:
+    """Check a network description (see the module docstring) and return it in the current format.
+
+    Raises:
+        NetworkDescriptionError: naming the key at fault and what was expected.
+    """
+    if not isinstance(description, Mapping):
+        raise NetworkDescriptionError(f"a network description is a JSON object, got {type(description).__name__}.")
+    if "_target_" in description:
+        description = _legacy(description)
+    unknown = sorted(set(description) - {"format", "network", "arguments"})
+    if unknown:
+        raise NetworkDescriptionError(f"network description: unknown key(s) {', '.join(map(repr, unknown))}.")
+    if description.get("format") != DESCRIPTION_FORMAT:
+        raise NetworkDescriptionError(
+            f"network description: format must be {DESCRIPTION_FORMAT}, got {description.get('format')!r}."
+        )
+    name, arguments = description.get("network"), description.get("arguments")
+    if name not in NETWORKS:
+        raise NetworkDescriptionError(
+            f"network description: network must be one of {', '.join(sorted(NETWORKS))}, got {name!r}."
+        )
+    if not isinstance(arguments, Mapping):
+        raise NetworkDescriptionError(f"{name}: arguments must be a JSON object, got {arguments!r}.")
+    arguments = dict(arguments)
+    encoder = arguments.pop("encoder", None)
+    encoder_kwargs = arguments.pop("encoder_kwargs", None) or {}
+    if encoder not in ENCODER_ARGUMENTS:
+        raise NetworkDescriptionError(
+            f"{name}: encoder must be one of {', '.join(sorted(ENCODER_ARGUMENTS))}, got {encoder!r}."
+        )
+    if not isinstance(encoder_kwargs, Mapping):
+        raise NetworkDescriptionError(f"{name}: encoder_kwargs must be a JSON object, got {encoder_kwargs!r}.")
+    _check(arguments, NETWORKS[name][1], name)
+    _check(encoder_kwargs, ENCODER_ARGUMENTS[encoder], f"{name} encoder {encoder!r}")
+    full = {"encoder": encoder, **arguments, "encoder_kwargs": dict(encoder_kwargs)}
+    return {"format": DESCRIPTION_FORMAT, "network": name, "arguments": full}
+
+
+def describe_network(network: nn.Module | str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated description of ``network`` (an instance or a name of :data:`NETWORKS`) built with ``arguments``.
+
+    Raises:
+        NetworkDescriptionError: when the network is not one of :data:`NETWORKS` or an argument
+            cannot be described.
+    """
+    name = network if isinstance(network, str) else type(network).__name__
+    if name not in NETWORKS or not (isinstance(network, str) or type(network) is NETWORKS[name][0]):
+        raise NetworkDescriptionError(
+            f"{name} cannot be saved as a network description; describable networks: {', '.join(sorted(NETWORKS))}."
+        )
+    return validate_description({"format": DESCRIPTION_FORMAT, "network": name, "arguments": dict(arguments)})
+
+
+def build_network(description: Any) -> nn.Module:
+    """Build the network a description names, after :func:`validate_description`; nothing is evaluated.
+
+    Example:
+        >>> net = build_network({"format": 1, "network": "DebClustNet", "arguments": {
+        ...     "encoder": "convmixer", "num_clusters": 2,
+        ...     "encoder_kwargs": {"dim": 8, "depth": 1, "kernel_size": 3}}})
+        >>> net.clustering.num_clusters
+        2
+    """
+    description = validate_description(description)
+    network_class = NETWORKS[description["network"]][0]
+    return network_class(**description["arguments"])
