@@ -1,6 +1,6 @@
 """Data of monai-debclust: archive readers, label layouts, cohort loading, long-tail sampling, demo cohorts."""
 
-from monai_debclust.data.archive import ImageArchive, scan_archive
+from monai_debclust.data.archive import AUTO_LAYOUT, ImageArchive, choose_layout, scan_archive
 from monai_debclust.data.dataset import (
     GuardedDataset,
     LoadArchiveImaged,
@@ -37,6 +37,7 @@ from monai_debclust.data.synthetic_fundus import (
 )
 
 __all__ = [
+    "AUTO_LAYOUT",
     "DERMOSCOPY_CLASSES",
     "DERMOSCOPY_COUNTS",
     "FUNDUS_CLASSES",
@@ -50,6 +51,7 @@ __all__ = [
     "LoadArchiveImaged",
     "ToFloatd",
     "apply_layout",
+    "choose_layout",
     "class_count_summary",
     "dermoscopy_counts",
     "format_class_summary",

@@ -11,15 +11,22 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
 
 from monai_debclust.data.layouts import apply_layout, get_layout
 from monai_debclust.data.readers import IMAGE_EXTENSIONS, image_format
 
-__all__ = ["scan_archive", "ImageArchive"]
+__all__ = ["AUTO_LAYOUT", "scan_archive", "choose_layout", "ImageArchive"]
 
 logger = logging.getLogger(__name__)
+
+#: The layout that looks at the archive: class sub-folders when there are some, unlabelled otherwise.
+AUTO_LAYOUT = "auto"
+#: Names that mean "no labels" (``--layout none`` on a command line, ``null`` in a config).
+NO_LAYOUT = ("", "none", "null", "unlabelled", "unlabeled")
+#: ``auto`` reads sub-folders as classes only up to this many distinct names (more are not classes).
+MAX_AUTO_CLASSES = 100
 
 
 def _extensions(extensions: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -59,15 +66,44 @@ def scan_archive(root: str | os.PathLike, extensions: Iterable[str] | None = Non
     return sorted(ids)
 
 
+def choose_layout(ids: Sequence[str]) -> str | None:
+    """What :data:`AUTO_LAYOUT` means for an archive of ``ids``: ``"folder"`` or ``None`` (unlabelled).
+
+    ``"folder"`` when the images lie in sub-folders of at least two (and at most
+    :data:`MAX_AUTO_CLASSES`) distinct names, the names then being the classes; ``None`` for a
+    flat folder, a single sub-folder, or a tree of many folders (one per patient or study).
+    """
+    classes = {PurePosixPath(image_id).parent.name for image_id in ids} - {""}
+    return "folder" if 2 <= len(classes) <= MAX_AUTO_CLASSES else None
+
+
+def _resolve_layout(layout: str | None, ids: Sequence[str], root: Path) -> str | None:
+    """``layout`` with :data:`AUTO_LAYOUT` and the spellings of :data:`NO_LAYOUT` resolved; logs what ``auto`` chose."""
+    if layout is None or layout.strip().lower() in NO_LAYOUT:
+        return None
+    if layout.strip().lower() != AUTO_LAYOUT:
+        return layout
+    chosen = choose_layout(ids)
+    if chosen is None:
+        logger.info("layout 'auto': no class sub-folders under %s, so the %d images are unlabelled "
+                    "(pass --layout folder, csv, ... to read labels).", root, len(ids))
+    else:
+        classes = sorted({PurePosixPath(image_id).parent.name for image_id in ids} - {""})
+        logger.info("layout 'auto': the sub-folders of %s are read as %d classes (%s); pass --layout none "
+                    "to treat the archive as unlabelled.", root, len(classes), ", ".join(classes))
+    return chosen
+
+
 class ImageArchive:
     """The images of a folder tree as items ``dict(id, path, label)``, labelled by a layout.
 
     Args:
         root: archive folder.
-        layout: ``None`` (unlabelled, label ``-1`` everywhere) or a layout name of
-            :mod:`~monai_debclust.data.layouts`: ``"folder"``, ``"csv"``, ``"refuge"``,
-            ``"isic2018"``, ``"ham10000"``, ``"acrima"``. ``None`` with ``labels_csv``,
-            ``label_column`` or ``id_column`` given means ``"csv"``.
+        layout: ``None`` or ``"none"`` (unlabelled, label ``-1`` everywhere), ``"auto"``
+            (``"folder"`` when the images lie in class sub-folders, else unlabelled; see
+            :func:`choose_layout`) or a layout name of :mod:`~monai_debclust.data.layouts`:
+            ``"folder"``, ``"csv"``, ``"refuge"``, ``"isic2018"``, ``"ham10000"``, ``"acrima"``.
+            ``None`` with ``labels_csv``, ``label_column`` or ``id_column`` given means ``"csv"``.
         labels_csv: label table for ``csv`` (default ``root/labels.csv``), ``ham10000``,
             ``isic2018`` or ``refuge`` (instead of the tables they look for).
         label_column: the label column of a ``csv``/``ham10000`` table; for ``csv`` without
@@ -95,12 +131,13 @@ class ImageArchive:
         extensions: Iterable[str] | None = None,
     ) -> None:
         self.root = Path(root)
-        if layout is not None:
+        if layout is not None and layout.strip().lower() not in (AUTO_LAYOUT, *NO_LAYOUT):
             get_layout(layout)  # an unknown name fails before a long scan
         ids = scan_archive(self.root, extensions)
         if not ids:
             looked_for = ", ".join(_extensions(extensions) or IMAGE_EXTENSIONS)
             raise ValueError(f"no images under {self.root} (looked for {looked_for}).")
+        layout = _resolve_layout(layout, ids, self.root)
         options = {
             key: value
             for key, value in dict(labels_csv=labels_csv, label_column=label_column, id_column=id_column).items()

@@ -65,7 +65,10 @@ def register_layout(name: str) -> Callable[[Layout], Layout]:
 def get_layout(name: str) -> Layout:
     """The layout function registered as ``name``."""
     if name not in LAYOUTS:
-        raise ValueError(f"unknown layout {name!r}; expected one of {sorted(LAYOUTS)} or None (unlabelled).")
+        raise ValueError(
+            f"unknown layout {name!r}; expected one of {sorted(LAYOUTS)}, 'auto' (class sub-folders "
+            "when there are some) or 'none' (unlabelled)."
+        )
     return LAYOUTS[name]
 
 

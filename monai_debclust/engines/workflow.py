@@ -116,7 +116,7 @@ def prepare_training_data(
     output_dir: str | os.PathLike,
     demo: str,
     image_size: int,
-    layout: str | None = "folder",
+    layout: str | None = "auto",
     labels_csv: str | os.PathLike | None = None,
     demo_size: int | None = None,
     seed: int = 0,
@@ -141,8 +141,9 @@ def prepare_training_data(
         output_dir: the run's output folder.
         demo: name of the demo cohort in :data:`DEMO_COHORTS`.
         image_size: side the images are resized to.
-        layout: how labels are read from the archive (``"folder"``: one sub-folder per class;
-            ``None``: no labels); see :class:`~monai_debclust.data.ImageArchive`.
+        layout: how labels are read from the archive: ``"auto"`` (class sub-folders when there
+            are some, else none), ``"folder"`` (one sub-folder per class), ``"none"``/``None`` (no
+            labels), ``"csv"``, ...; see :class:`~monai_debclust.data.ImageArchive`.
         labels_csv: label table for the layouts that read one.
         demo_size: total images of the demo cohort (default: the cohort's own size).
         seed: seed of the demo cohort.

@@ -17,6 +17,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from monai_debclust.data import make_fundus_cohort
 from monai_debclust.engines import latest_checkpoint, load_trained_network
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,3 +119,40 @@ def test_multi_gpu_config_trains_with_two_processes_and_saves_on_rank_0_only(tmp
     writers = {re.search(r"\.(\d+)\.\d+$", path.name).group(1) for path in (tmp_path / "tensorboard").iterdir()}
     assert len(writers) == 1  # event files are named ...tfevents.<time>.<host>.<pid>.<n>
     assert json.loads((tmp_path / "metrics.json").read_text())["epoch"] == 1
+
+
+@pytest.fixture(scope="module")
+def flat_archive(tmp_path_factory) -> Path:
+    """A clinical researcher's folder: 24 images side by side, no class sub-folders, no labels."""
+    source = make_fundus_cohort(tmp_path_factory.mktemp("cohort"), counts={"glaucoma": 4, "normal": 20},
+                                image_size=32, seed=1)
+    flat = tmp_path_factory.mktemp("flat")
+    for path in source.rglob("*.png"):
+        shutil.copy(path, flat / f"{path.parent.name}_{path.name}")
+    return flat
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bundle", BUNDLES)
+def test_a_flat_unlabelled_archive_trains_and_clusters_with_the_default_layout(tmp_path, flat_archive, bundle):
+    stdout = run_bundle("training", [train_config(bundle)], tmp_path, epochs=2, dataset_dir=flat_archive)
+    assert "layout 'auto': no class sub-folders" in stdout
+    assert (tmp_path / "models" / "model.pt").is_file() and not (tmp_path / "metrics.json").exists()
+    assert stdout.rstrip().splitlines()[-1].startswith("Training finished after epoch 2.")
+    run_bundle("inference", [f"bundles/{bundle}/configs/inference.json"], tmp_path, dataset_dir=flat_archive)
+    rows = (tmp_path / "clustering" / "assignments.csv").read_text().splitlines()
+    assert len(rows) == 1 + 24 and "label" not in rows[0]
+    assert not (tmp_path / "clustering" / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_layout_none_trains_a_labelled_archive_as_unlabelled(tmp_path, flat_archive):
+    labelled = tmp_path / "archive"
+    for path in sorted(flat_archive.iterdir()):
+        (labelled / path.name.split("_")[0]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, labelled / path.name.split("_")[0] / path.name)
+    stdout = run_bundle("training", [train_config("refuge")], tmp_path / "run", epochs=1, dataset_dir=labelled,
+                        layout="none")
+    assert "layout 'auto'" not in stdout and not (tmp_path / "run" / "metrics.json").exists()
+    summary = json.loads((tmp_path / "run" / "class_summary.json").read_text())
+    assert summary["unlabelled"] == 24

@@ -222,3 +222,21 @@ def test_registered_layout_is_usable_by_name(tmp_path, monkeypatch):
     _tree(tmp_path, ["a.png"])
     (tmp_path / "b.png").write_bytes(b"xx")
     assert _labels(ImageArchive(tmp_path, layout="by_size")) == {"a.png": "small", "b.png": "big"}
+
+
+def test_auto_layout_reads_class_folders_and_leaves_a_flat_folder_unlabelled(tmp_path, caplog):
+    from PIL import Image
+
+    from monai_debclust.data import ImageArchive, choose_layout
+
+    for name in ("a/1.png", "b/2.png", "3.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 4)).save(tmp_path / name)
+    with caplog.at_level("INFO"):
+        archive = ImageArchive(tmp_path, layout="auto")
+    assert archive.layout == "folder" and archive.class_names == ["a", "b"]
+    assert "read as 2 classes (a, b)" in caplog.text
+    assert ImageArchive(tmp_path, layout="None").class_names is None
+    assert ImageArchive(tmp_path / "a", layout="auto").class_names is None  # flat
+    assert choose_layout(["x/1.png", "2.png"]) is None  # one sub-folder is no labelling
+    assert choose_layout([f"patient{i}/scan.dcm" for i in range(500)]) is None  # folders per patient
