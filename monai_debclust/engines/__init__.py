@@ -7,6 +7,7 @@ and :func:`prepare_training_data` serve the bundles. :class:`ArchiveClusterer` c
 archive with a trained model (bundle inference).
 """
 
+from monai_debclust.engines.best_model import BestModelSaver
 from monai_debclust.engines.chunks import Chunk, ChunkStore, atomic_write
 from monai_debclust.engines.clustering import TARGET_UPDATES, ClusterInitHandler, DECTargetHandler
 from monai_debclust.engines.distributed import (
@@ -33,17 +34,20 @@ from monai_debclust.engines.outputs import (
     trained_input,
     write_json,
 )
+from monai_debclust.engines.schedule import CosineLRHandler, cosine_factor
 from monai_debclust.engines.trainer import LOSS_PARTS, DebClustTrainer, loss_parts, resolve_device
 from monai_debclust.engines.workflow import DEMO_COHORTS, DemoCohort, demo_counts, prepare_training_data
 
 __all__ = [
     "ArchiveClusterer",
+    "BestModelSaver",
     "CheckpointError",
     "Chunk",
     "ChunkStore",
     "ClusterEvaluator",
     "ClusterInitHandler",
     "ClusterSizes",
+    "CosineLRHandler",
     "DECTargetHandler",
     "DEMO_COHORTS",
     "DebClustTrainer",
@@ -58,6 +62,7 @@ __all__ = [
     "TrainingSummaryHandler",
     "atomic_write",
     "broadcast_from_main",
+    "cosine_factor",
     "demo_counts",
     "embed_batch",
     "embed_dataset",

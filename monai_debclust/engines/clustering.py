@@ -16,6 +16,8 @@ from monai_debclust.engines.embedding import embed_dataset
 
 __all__ = ["ClusterInitHandler", "DECTargetHandler", "TARGET_UPDATES"]
 
+#: The trainer state key (saved in checkpoints) holding the epoch at which the centres were set.
+STARTED_KEY = "clustering_started_epoch"
 #: How the DEC target is formed: from the batch's own q, or from q of the whole training set.
 TARGET_UPDATES = ("batch", "full")
 
@@ -38,8 +40,14 @@ class ClusterInitHandler:
     first epoch, on the untrained encoder. From then on ``loss_function.gamma`` rises linearly
     from 0 to ``gamma`` over ``gamma_rampup_epochs`` epochs (at once when 0), per iteration.
 
-    Both rules depend only on the epoch and iteration counters, so a run resumed from a
-    checkpoint (which holds the centres in the model state) continues the schedule exactly.
+    The epoch at which the centres were set is kept in the trainer's state
+    (``engine.state.clustering_started_epoch``, 0 before; saved in the ``trainer`` entry of
+    every checkpoint), and both rules depend only on it and the epoch and iteration counters, so
+    a run resumed from a checkpoint (which holds the centres in the model state) continues the
+    schedule exactly. When a run is resumed with another number of epochs (and so another
+    ``warmup_epochs`` in the bundles, where it is a share of the epochs), a phase already
+    started is never restarted: centres set at epoch ``c`` stay, with the ramp counted from
+    ``c``; a run still in its warm-up follows the new ``warmup_epochs``.
     ``engine.state.centres_initialised`` says whether the centres exist. Under
     ``torch.distributed`` every rank must run this handler; rank 0's centres are broadcast.
 
@@ -80,14 +88,23 @@ class ClusterInitHandler:
 
     def attach(self, engine: Engine) -> None:
         engine.state.centres_initialised = False
+        engine.state.clustering_started_epoch = 0
+        if STARTED_KEY not in engine.state_dict_user_keys:
+            engine.state_dict_user_keys.append(STARTED_KEY)
         engine.add_event_handler(Events.EPOCH_STARTED, self.epoch_started)
         engine.add_event_handler(Events.ITERATION_STARTED, self.set_gamma)
 
+    def _warmup(self, engine: Engine) -> int:
+        """Epochs of warm-up of this run: until the recorded start of clustering, else ``warmup_epochs``."""
+        started = getattr(engine.state, STARTED_KEY, 0)
+        return started - 1 if started else self.warmup_epochs
+
     def epoch_started(self, engine: Engine) -> None:
         """Run k-means at the first epoch after the warm-up; mark the centres as existing after it."""
-        if engine.state.epoch == self.warmup_epochs + 1:
+        if not engine.state.clustering_started_epoch and engine.state.epoch == self.warmup_epochs + 1:
             self.initialise(engine)
-        engine.state.centres_initialised = engine.state.epoch > self.warmup_epochs
+            engine.state.clustering_started_epoch = engine.state.epoch
+        engine.state.centres_initialised = engine.state.epoch > self._warmup(engine)
 
     def initialise(self, engine: Engine) -> None:
         """Set the centres to the k-means centres of (a sample of) the training features."""
@@ -105,18 +122,23 @@ class ClusterInitHandler:
         sizes = torch.bincount(labels, minlength=head.num_clusters).tolist()
         logger.info(f"epoch {engine.state.epoch}: k-means on {len(features)} features set the centres, sizes {sizes}")
 
-    def gamma_at(self, iteration: int, epoch_length: int) -> float:
-        """Clustering weight for (1-based) ``iteration`` of a run with ``epoch_length`` iterations per epoch."""
+    def gamma_at(self, iteration: int, epoch_length: int, warmup_epochs: int | None = None) -> float:
+        """Clustering weight for (1-based) ``iteration`` of a run with ``epoch_length`` iterations per epoch.
+
+        ``warmup_epochs`` defaults to the handler's own.
+        """
+        warmup = self.warmup_epochs if warmup_epochs is None else warmup_epochs
         epochs_done = iteration / epoch_length  # after this iteration
-        if epochs_done <= self.warmup_epochs:
+        if epochs_done <= warmup:
             return 0.0
         if self.gamma_rampup_epochs == 0:
             return self.gamma
-        return self.gamma * min(1.0, (epochs_done - self.warmup_epochs) / self.gamma_rampup_epochs)
+        return self.gamma * min(1.0, (epochs_done - warmup) / self.gamma_rampup_epochs)
 
     def set_gamma(self, engine: Engine) -> None:
         """Set ``engine.loss_function.gamma`` for the iteration about to run."""
-        engine.loss_function.gamma = self.gamma_at(engine.state.iteration, engine.state.epoch_length)
+        engine.loss_function.gamma = self.gamma_at(engine.state.iteration, engine.state.epoch_length,
+                                                   self._warmup(engine))
 
 
 class DECTargetHandler:
@@ -173,3 +195,4 @@ class DECTargetHandler:
         target = torch.empty_like(embedded["q"])
         target[embedded["index"].long()] = engine.loss_function.clustering.target(embedded["q"]).to(target.dtype)
         return target.to(engine.state.device)
+

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed.nn.functional import all_gather
 
 __all__ = ["is_distributed", "is_main_process", "gather_across_ranks", "unwrap_network", "broadcast_from_main"]
 
@@ -20,16 +19,33 @@ def is_main_process() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
+class _GatherWithGradient(torch.autograd.Function):
+    """``all_gather`` along dim 0 whose backward sums the gradient of every rank's copy into its own slice."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)  # every rank's loss depends on every slice: sum their gradients
+        return grad.chunk(dist.get_world_size(), dim=0)[dist.get_rank()]
+
+
 def gather_across_ranks(tensor: torch.Tensor) -> torch.Tensor:
     """Concatenate ``tensor`` ``(B, ...)`` of every rank along dim 0, in rank order, keeping the graph.
 
     The gradient of the gathered tensor flows back to each rank's own slice, summed over the
-    copies of all ranks (``torch.distributed.nn.functional.all_gather``); every rank must pass
-    a tensor of the same shape. Outside a process group of several ranks, ``tensor`` itself.
+    copies of all ranks (an ``all_reduce`` of the gradient, which gloo and NCCL both support);
+    every rank must pass a tensor of the same shape. Outside a process group of several ranks,
+    ``tensor`` itself.
     """
     if not is_distributed():
         return tensor
-    return torch.cat(all_gather(tensor), dim=0)
+    return _GatherWithGradient.apply(tensor)
 
 
 def broadcast_from_main(tensor: torch.Tensor) -> None:

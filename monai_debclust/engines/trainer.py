@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -16,10 +16,13 @@ from torch.utils.data import DataLoader
 from monai_debclust.engines.distributed import gather_across_ranks
 from monai_debclust.engines.metrics import ClusterSizes
 
-__all__ = ["DebClustTrainer", "LOSS_PARTS", "loss_parts", "resolve_device"]
+__all__ = ["DebClustTrainer", "LOSS_PARTS", "VIEW_OUTPUTS", "loss_parts", "resolve_device"]
 
 #: The parts of the joint loss a trainer iteration reports, each a float.
 LOSS_PARTS = ("loss", "contrastive", "clustering")
+#: Network outputs of the two views passed to the loss by name: the projections, and the
+#: predictions of a network that has a predictor (SimSiam's).
+VIEW_OUTPUTS = ("z1", "z2", "p1", "p2")
 
 
 def loss_parts(output: dict[str, Any]) -> dict[str, float]:
@@ -45,8 +48,9 @@ class DebClustTrainer(Trainer):
 
     Each iteration runs the plain image and its two views through the network,
     ``network(image, view1, view2) -> dict(features, q, z1, z2)`` (:class:`~monai_debclust.networks.DebClustNet`),
-    and minimises ``loss_function(z1, z2, q)`` (:class:`~monai_debclust.losses.JointDebClustLoss`,
-    ``dict(loss, contrastive, clustering)``). It fires MONAI's ``IterationEvents`` in order
+    and minimises ``loss_function(z1=z1, z2=z2, q=q)`` (:class:`~monai_debclust.losses.JointDebClustLoss`,
+    ``dict(loss, contrastive, clustering)``); a network that also returns predictions ``p1``,
+    ``p2`` (:class:`~monai_debclust.networks.SimSiamNet`) has them passed by name too. It fires MONAI's ``IterationEvents`` in order
     (``FORWARD_COMPLETED``, ``LOSS_COMPLETED``, ``BACKWARD_COMPLETED``, ``MODEL_COMPLETED``) and
     returns ``{"loss", "contrastive", "clustering"}`` as floats plus ``"q"`` ``(B, K)`` detached.
 
@@ -140,6 +144,16 @@ class DebClustTrainer(Trainer):
         if train_handlers is not None:
             self._register_handlers(train_handlers)
 
+    def load_state_dict(self, state_dict: Mapping) -> None:
+        """Ignite's ``load_state_dict``, tolerating a checkpoint written before a handler added a state key.
+
+        A key of ``state_dict_user_keys`` (e.g. ``clustering_started_epoch`` of
+        :class:`~monai_debclust.engines.ClusterInitHandler`) that the checkpoint lacks keeps the
+        value its handler gave it at attach time, so that older checkpoints still resume.
+        """
+        defaults = {key: getattr(self.state, key) for key in self.state_dict_user_keys if key not in state_dict}
+        super().load_state_dict({**state_dict, **defaults})
+
     def _batch_target(self, engine: DebClustTrainer, batchdata: dict[str, Any]) -> torch.Tensor | None:
         """The rows of the whole-set DEC target for this batch, or None to sharpen the batch's own q."""
         if engine.state.dec_target is None:
@@ -163,9 +177,9 @@ class DebClustTrainer(Trainer):
             outputs = engine.network(image, view1, view2)
             engine.state.output = dict(outputs)
             engine.fire_event(IterationEvents.FORWARD_COMPLETED)
-            z1, z2, q = (gather_across_ranks(outputs[key]) for key in ("z1", "z2", "q"))
+            views = {key: gather_across_ranks(outputs[key]) for key in VIEW_OUTPUTS if key in outputs}
             extra = {} if target is None else {"target": target}
-            losses = engine.loss_function(z1, z2, q, **extra)
+            losses = engine.loss_function(q=gather_across_ranks(outputs["q"]), **views, **extra)
             engine.state.output.update(losses)
             engine.fire_event(IterationEvents.LOSS_COMPLETED)
 

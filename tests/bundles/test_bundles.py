@@ -67,7 +67,7 @@ def tensorboard_tags(folder: Path) -> set[str]:
 def test_training_writes_checkpoint_model_tensorboard_metrics_and_the_f1_table(trained, bundle):
     output_dir, stdout = trained[bundle]
     checkpoint = torch.load(output_dir / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
-    assert set(checkpoint) == {"model", "optimizer", "lr_scheduler", "trainer"}
+    assert set(checkpoint) == {"model", "optimizer", "trainer"}  # the LR schedule is stateless
     assert checkpoint["trainer"]["iteration"] == 2 * checkpoint["trainer"]["epoch_length"]  # two epochs
     network = load_trained_network(output_dir / "models" / "model.pt")
     assert network.clustering.num_clusters == BUNDLES[bundle] and network.encoder.out_channels == 16
@@ -156,3 +156,16 @@ def test_layout_none_trains_a_labelled_archive_as_unlabelled(tmp_path, flat_arch
     assert "layout 'auto'" not in stdout and not (tmp_path / "run" / "metrics.json").exists()
     summary = json.loads((tmp_path / "run" / "class_summary.json").read_text())
     assert summary["unlabelled"] == 24
+
+
+@pytest.mark.slow
+def test_a_finished_run_extended_to_more_epochs_continues_the_schedule_and_keeps_the_best(tmp_path):
+    first = run_bundle("training", [train_config("refuge")], tmp_path, epochs=2)
+    best_before = json.loads((tmp_path / "models" / "best_model.json").read_text())
+    second = run_bundle("training", [train_config("refuge")], tmp_path, epochs=4)
+    assert "epoch 2 of 2: learning rate 0.0005" in first
+    assert "epoch 3 of 4: learning rate 0.0005" in second  # cosine of 4 epochs at epoch 3, not the decayed 0
+    assert "k-means on" in first and "k-means on" not in second  # the clustering phase is not restarted
+    best_after = json.loads((tmp_path / "models" / "best_model.json").read_text())
+    assert best_after["value"] >= best_before["value"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["best"] == best_after
