@@ -19,8 +19,19 @@ from monai_debclust.engines.distributed import (
 )
 from monai_debclust.engines.embedding import embed_batch, embed_dataset
 from monai_debclust.engines.evaluator import ClusterEvaluator, format_scores, score_clustering
+from monai_debclust.engines.experts import ExpertsHandler, StudentViews, base_epochs
 from monai_debclust.engines.handlers import MetricsWriter, ProgressBarHandler, TrainingSummaryHandler
 from monai_debclust.engines.inference import ArchiveClusterer
+from monai_debclust.engines.kmeans_head import KMeansHeadHandler, fit_centres
+from monai_debclust.engines.methods import (
+    EXPERT_BASES,
+    METHODS,
+    TrainingMethod,
+    build_method_loss,
+    build_method_network,
+    get_method,
+    method_trains_head,
+)
 from monai_debclust.engines.metrics import ClusterSizes
 from monai_debclust.engines.outputs import (
     INPUT_FILE,
@@ -51,28 +62,40 @@ __all__ = [
     "DECTargetHandler",
     "DEMO_COHORTS",
     "DebClustTrainer",
+    "EXPERT_BASES",
+    "ExpertsHandler",
     "DemoCohort",
     "LOSS_PARTS",
     "INPUT_FILE",
+    "KMeansHeadHandler",
+    "METHODS",
     "MODEL_FILE",
     "MetricsWriter",
     "NETWORK_FILE",
     "ProgressBarHandler",
+    "StudentViews",
     "TARGET_UPDATES",
+    "TrainingMethod",
     "TrainingSummaryHandler",
     "atomic_write",
+    "base_epochs",
     "broadcast_from_main",
+    "build_method_loss",
+    "build_method_network",
     "cosine_factor",
     "demo_counts",
     "embed_batch",
     "embed_dataset",
+    "fit_centres",
     "format_scores",
+    "get_method",
     "gather_across_ranks",
     "is_distributed",
     "is_main_process",
     "latest_checkpoint",
     "load_trained_network",
     "loss_parts",
+    "method_trains_head",
     "prepare_training_data",
     "report_outputs",
     "resolve_device",

@@ -107,7 +107,14 @@ class ClusterInitHandler:
         engine.state.centres_initialised = engine.state.epoch > self._warmup(engine)
 
     def initialise(self, engine: Engine) -> None:
-        """Set the centres to the k-means centres of (a sample of) the training features."""
+        """Set the centres to the k-means centres of (a sample of) the training features.
+
+        A network with a ``prepare_clustering()`` method (StatDEC's, which starts its clustering
+        encoder from its representation encoder) is prepared first.
+        """
+        prepare = getattr(unwrap_network(engine.network), "prepare_clustering", None)
+        if prepare is not None:
+            prepare()
         dataset = self.dataset
         if self.max_samples is not None and len(dataset) > self.max_samples:
             chosen = np.random.default_rng(self.seed).choice(len(dataset), self.max_samples, replace=False)

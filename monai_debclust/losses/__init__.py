@@ -1,7 +1,9 @@
-"""Losses of monai-debclust: contrastive (NT-Xent, debiased, modified debiased), SimSiam, DEC, joint."""
+"""Losses of monai-debclust: contrastive (NT-Xent, debiased, modified debiased), SimSiam, DEC, joint,
+feature distillation."""
 
 from monai_debclust.losses.debiased import DebiasedContrastiveLoss, ModifiedDebiasedContrastiveLoss
 from monai_debclust.losses.dec import DECClusteringLoss
+from monai_debclust.losses.distillation import FeatureDistillationLoss
 from monai_debclust.losses.joint import JointDebClustLoss
 from monai_debclust.losses.ntxent import NTXentLoss
 from monai_debclust.losses.simsiam import SimSiamLoss
@@ -9,6 +11,7 @@ from monai_debclust.losses.simsiam import SimSiamLoss
 __all__ = [
     "DECClusteringLoss",
     "DebiasedContrastiveLoss",
+    "FeatureDistillationLoss",
     "JointDebClustLoss",
     "ModifiedDebiasedContrastiveLoss",
     "NTXentLoss",

@@ -19,9 +19,14 @@ class JointDebClustLoss(nn.Module):
     initialised); with ``gamma == 0`` a given ``q`` stays in the graph with a zero gradient, so
     that ``DistributedDataParallel`` finds the centres used. Each part applies its own reduction.
 
+    The representation part is any loss of the two views: ``forward(z1, z2)`` (NT-Xent, the
+    debiased losses), or ``forward(p1, p2, z1, z2)`` when predictions are given
+    (:class:`~monai_debclust.losses.SimSiamLoss`), so that every method of the trainer is this
+    one objective with another part or ``gamma = 0``.
+
     Args:
-        contrastive: the representation loss, ``forward(z1, z2)``; default
-            :class:`ModifiedDebiasedContrastiveLoss` with its defaults.
+        contrastive: the representation loss, ``forward(z1, z2)`` or ``forward(p1, p2, z1, z2)``;
+            default :class:`ModifiedDebiasedContrastiveLoss` with its defaults.
         clustering: the clustering loss, ``forward(q, target=None)``; default :class:`DECClusteringLoss`.
         gamma: weight of the clustering loss, ``>= 0``.
     """
@@ -51,9 +56,12 @@ class JointDebClustLoss(nn.Module):
         z2: torch.Tensor,
         q: torch.Tensor | None = None,
         target: torch.Tensor | None = None,
+        p1: torch.Tensor | None = None,
+        p2: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Args:
             z1, z2: ``(N, D)`` projections of the two views.
+            p1, p2: ``(N, D)`` predictions of the two views (SimSiam), or None.
             q: ``(N, K)`` soft cluster assignments, or None.
             target: ``(N, K)`` DEC target for these rows, passed to the clustering loss; by default
                 the clustering loss sharpens ``q`` itself.
@@ -61,7 +69,7 @@ class JointDebClustLoss(nn.Module):
         Returns:
             ``loss`` (the total), ``contrastive`` and ``clustering`` (unweighted).
         """
-        contrastive = self.contrastive(z1, z2)
+        contrastive = self.contrastive(z1, z2) if p1 is None else self.contrastive(p1, p2, z1, z2)
         if q is None:
             clustering = contrastive.new_zeros(())
         elif self.gamma == 0:

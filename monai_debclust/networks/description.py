@@ -27,7 +27,9 @@ from typing import Any
 
 from torch import nn
 
+from monai_debclust.errors import UserError
 from monai_debclust.networks.debclust import DebClustNet
+from monai_debclust.networks.simsiam import SimSiamNet
 from monai_debclust.networks.statdec import StatDECNet
 
 __all__ = [
@@ -45,7 +47,7 @@ DESCRIPTION_FORMAT = 1
 MAX_SIZE = 65536
 
 
-class NetworkDescriptionError(ValueError):
+class NetworkDescriptionError(UserError, ValueError):
     """A network description that names an unknown network or argument, or a value of the wrong type."""
 
 
@@ -105,12 +107,13 @@ _JOINT_ARGUMENTS: dict[str, Callable[[Any], bool]] = {
 NETWORKS: dict[str, tuple[type[nn.Module], dict[str, Callable[[Any], bool]]]] = {
     "DebClustNet": (DebClustNet, _JOINT_ARGUMENTS),
     "StatDECNet": (StatDECNet, {**_JOINT_ARGUMENTS, "with_count": _boolean}),
+    "SimSiamNet": (SimSiamNet, {**_JOINT_ARGUMENTS, "predictor_hidden": _SIZE}),
 }
 #: ``_target_`` values of descriptions written before the format key, read as the class name.
 _LEGACY_TARGETS = {
     f"monai_debclust.networks.{module}{name}": name
-    for name in NETWORKS
-    for module in ("", "debclust." if name == "DebClustNet" else "statdec.")
+    for name, module_name in (("DebClustNet", "debclust."), ("StatDECNet", "statdec."))
+    for module in ("", module_name)
 }
 
 

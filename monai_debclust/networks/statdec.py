@@ -25,7 +25,22 @@ class StatDECNet(DebClustNet):
 
     A :class:`DebClustNet` whose ``encoder`` is the representation encoder ``f_r`` and whose
     :meth:`embed` is the clustering encoder ``f_c``: ``forward`` returns the same keys, with
-    ``features`` from the clustering network, so the same losses and trainer serve both.
+    ``features`` from the clustering network, so the same losses and trainer serve both
+    (``--method statdec`` of the bundles: NT-Xent on ``z``, DEC on ``q``).
+
+    Choices the paper leaves open, and the ones made here:
+
+    * how the clustering network learns a representation before DEC can mean anything: the
+      representation network trains alone during the warm-up, and when the centres are
+      initialised (:meth:`prepare_clustering`, called by
+      :class:`~monai_debclust.engines.ClusterInitHandler` just before its k-means) the clustering
+      encoder starts from the representation encoder's weights, as DEC starts from a pre-trained
+      encoder (Xie et al., 2016); from then on both train together, ``f_r`` by the contrastive
+      loss and ``f_c`` by DEC;
+    * the contrastive loss of the representation network: SimCLR's NT-Xent (the paper builds on
+      SimCLR); any loss of the trainer can be put in its place;
+    * the pooled count enters as ``log n`` and the spread as the standard deviation
+      (:class:`StatisticsPooling`); the evaluated and archive-clustering feature is ``f_c``'s.
 
     Args:
         encoder: ``"convmixer"`` or ``"coatnet"``: an encoder of :func:`get_encoder` that takes a
@@ -69,3 +84,7 @@ class StatDECNet(DebClustNet):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Clustering-network feature ``h = f_c(x)``."""
         return self.clustering_encoder(x)
+
+    def prepare_clustering(self) -> None:
+        """Start the clustering network from the representation network: copy ``f_r``'s weights into ``f_c``."""
+        self.clustering_encoder.load_state_dict(self.encoder.state_dict())

@@ -1,0 +1,108 @@
+"""Every training mode of the one trainer: it trains, its loss falls, its head clusters; the experts' student."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from ignite.engine import Events
+
+from monai_debclust.engines import (
+    METHODS,
+    DebClustTrainer,
+    ExpertsHandler,
+    KMeansHeadHandler,
+    StudentViews,
+    base_epochs,
+    build_method_loss,
+    build_method_network,
+    get_method,
+    method_trains_head,
+)
+from monai_debclust.losses import FeatureDistillationLoss, SimSiamLoss
+from monai_debclust.networks import SimSiamNet, StatDECNet, describe_network
+
+from .conftest import BATCH, CLUSTERS, NUM_IMAGES
+
+NETWORK_ARGS = {"encoder": "convmixer", "num_clusters": CLUSTERS, "projection_hidden": 16, "projection_dim": 8,
+                "encoder_kwargs": {"dim": 8, "depth": 1, "kernel_size": 3}}
+SINGLE_STAGE = [name for name in METHODS if name != "experts"]
+
+
+def train(method: str, batches: list[dict], epochs: int = 6, handlers: list | None = None) -> tuple:
+    torch.manual_seed(0)
+    network = build_method_network(method, NETWORK_ARGS)
+    loss = build_method_loss(method, gamma=5.0)
+    trainer = DebClustTrainer("cpu", epochs, batches, network, torch.optim.Adam(network.parameters(), lr=3e-3), loss,
+                              CLUSTERS, train_handlers=handlers)
+    losses = []
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda engine: losses.append(engine.state.metrics["epoch_loss"]))
+    trainer.run()
+    return network, losses
+
+
+@pytest.mark.parametrize("method", SINGLE_STAGE)
+def test_each_mode_trains_with_a_falling_loss_and_a_describable_network(method, batches):
+    network, losses = train(method, batches)
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    describe_network(network, NETWORK_ARGS)  # the model folder can rebuild it for archive clustering
+
+
+def test_the_modes_differ_in_network_loss_and_whether_dec_trains_the_head():
+    assert isinstance(build_method_network("simsiam", NETWORK_ARGS), SimSiamNet)
+    assert isinstance(build_method_network("statdec", NETWORK_ARGS), StatDECNet)
+    assert isinstance(build_method_loss("simsiam").contrastive, SimSiamLoss)
+    assert build_method_loss("simclr", gamma=5.0).gamma == 0.0 and build_method_loss("joint", gamma=5.0).gamma == 5.0
+    assert [name for name in METHODS if method_trains_head(name)] == ["joint", "statdec"]
+    assert get_method("experts", "simsiam").network is SimSiamNet
+    with pytest.raises(ValueError, match="known methods: joint, debiased"):
+        get_method("byol")
+
+
+def test_simsiam_network_gives_predictions_of_both_views():
+    outputs = build_method_network("simsiam", NETWORK_ARGS)(*(torch.rand(4, 3, 16, 16) for _ in range(3)))
+    assert outputs["p1"].shape == outputs["z1"].shape == (4, 8) and outputs["q"].shape == (4, CLUSTERS)
+
+
+def test_kmeans_head_handler_puts_the_centres_of_the_features_into_the_head(batches, samples):
+    network, _ = train("simclr", batches, epochs=2, handlers=[KMeansHeadHandler(samples, interval=5, n_init=2)])
+    network.eval()
+    with torch.no_grad():
+        features = network.embed(torch.stack([s["image"] for s in samples]))
+    distances = torch.cdist(features, network.clustering.centres)
+    means = torch.stack([features[distances.argmin(1) == j].mean(0) for j in range(CLUSTERS)])
+    assert torch.allclose(means, network.clustering.centres, atol=1e-4)  # each centre the mean of its cluster
+
+
+def test_experts_budget_leaves_the_base_what_the_stages_do_not_use():
+    assert base_epochs("experts", 20, 5, 5) == 10 and base_epochs("simclr", 20, 5, 5) == 20
+
+
+def test_distilled_student_moves_towards_its_experts_features(batches, samples, tmp_path):
+    network, _ = train("simclr", batches, epochs=1)
+    base = DebClustTrainer("cpu", 1, batches, network, torch.optim.Adam(network.parameters()),
+                           build_method_loss("simclr"), CLUSTERS)
+    views = [{key: b[key][i] for key in ("image", "view1", "view2", "index")} for b in batches for i in range(BATCH)]
+    handler = ExpertsHandler(views, samples, tmp_path, num_experts=2, expert_epochs=2, student_epochs=8,
+                             batch_size=BATCH)
+    groups = handler.groups(base)
+    experts = [handler.train_stage(base, copy.deepcopy(network), copy.deepcopy(base.loss_function),
+                                   [views[i] for i in np.flatnonzero(groups == e)], 2, tmp_path / f"expert_{e}")
+               for e in range(2)]
+    targets = handler.teacher_features(base, experts, groups)
+    images = torch.stack([s["image"] for s in samples])
+
+    def distance_to_experts(model: torch.nn.Module) -> float:
+        model.eval()
+        with torch.no_grad():
+            features = model.embed(images)
+        return FeatureDistillationLoss()(features, features, target=targets)["loss"].item()
+
+    student = StudentViews(copy.deepcopy(network))
+    before = distance_to_experts(student.student)
+    handler.train_stage(base, student, FeatureDistillationLoss(), views, 8, tmp_path / "student", target=targets)
+    assert distance_to_experts(student.student) < before
+    assert len(groups) == NUM_IMAGES and (tmp_path / "experts" / "groups.json").is_file()
+    assert (tmp_path / "student" / "model.pt").is_file() and (tmp_path / "expert_1" / "model.pt").is_file()
