@@ -2,11 +2,15 @@
 
 ``monai-debclust cluster ARCHIVE --bundle DIR --output DIR`` runs the bundle's
 ``configs/inference.json`` exactly as ``python -m monai.bundle run inference --config_file
-DIR/configs/inference.json --dataset_dir ARCHIVE --output_dir DIR`` does: the options become
-config overrides and MONAI's :class:`~monai.bundle.ConfigWorkflow` (its ``ConfigParser``, with
-the bundle's ``metadata.json`` and ``logging.conf`` beside the config) parses and runs it. There
-is one code path; the command only spells the common overrides as options and turns the errors
-a user can fix (a missing checkpoint, a missing archive) into a message instead of a traceback.
+DIR/configs/inference.json --dataset_dir ARCHIVE --output_dir DIR`` does, and
+``monai-debclust train --bundle DIR ...`` runs its ``train.json`` as ``python -m monai.bundle run
+training`` does: the options become config overrides and MONAI's
+:class:`~monai.bundle.ConfigWorkflow` (its ``ConfigParser``, with the bundle's ``metadata.json``
+and ``logging.conf`` beside the config) parses and runs it. There is one code path; the command
+only spells the common overrides as options, refuses option values that the parser would
+evaluate and keys the config does not have, and turns the errors a user can fix
+(:func:`~monai_debclust.errors.user_error`: a bad setting, a missing checkpoint or archive) into
+a message instead of a traceback (``MONAI_DEBCLUST_TRACEBACK=1`` shows it).
 """
 
 from __future__ import annotations
@@ -14,15 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from monai.bundle import ConfigWorkflow
+from monai.bundle import ConfigParser, ConfigWorkflow
 
-from monai_debclust.engines.outputs import CheckpointError
+from monai_debclust.engines.settings import unknown_settings
+from monai_debclust.errors import SettingError, format_user_error, traceback_wanted, user_error
 
-__all__ = ["main", "build_parser", "cluster_overrides"]
+__all__ = ["main", "build_parser", "cluster_overrides", "train_overrides"]
 
 #: Exit status for an error the user can fix (named in the message), as opposed to a crash.
 USER_ERROR = 2
@@ -61,11 +66,11 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 
 def _literal_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
-    """``overrides`` unchanged, or a ``ValueError`` naming the option that holds an expression."""
+    """``overrides`` unchanged, or a :class:`SettingError` naming the option that holds an expression."""
     for key, value in overrides.items():
         found = _expression(value)
         if found is not None:
-            raise ValueError(
+            raise SettingError(
                 f"the value of {key} ({found!r}) would be evaluated as a config expression; command-line "
                 "values are data only (edit the bundle config to change an expression)."
             )
@@ -100,16 +105,32 @@ def build_parser() -> argparse.ArgumentParser:
                          help="image-decoding processes (0: in the main process)")
     cluster.add_argument("--no-resume", dest="resume", action="store_false", default=None,
                          help="embed everything again instead of resuming from an earlier run's chunks")
-    cluster.add_argument("--set", dest="overrides", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                         help="any other config override, e.g. --set min_confidence=0.7 (repeatable)")
+    _add_set_option(cluster, "min_confidence=0.7")
+    train = commands.add_parser(
+        "train",
+        help="train a bundle on an image archive (or on its generated demo cohort)",
+        description="Run the bundle's training workflow, as `python -m monai.bundle run training --config_file "
+        "BUNDLE/train.json` does. Re-running with the same --output_dir resumes from the last checkpoint.",
+    )
+    train.add_argument("--bundle", required=True, help="bundle folder holding train.json")
+    train.add_argument("--dataset-dir", "--dataset_dir", dest="dataset_dir",
+                       help="folder of images (PNG/JPEG/BMP/TIFF, DICOM, NIfTI); default: the generated demo cohort")
+    train.add_argument("--output", "--output-dir", "--output_dir", dest="output_dir", help="where the run is written")
+    train.add_argument("--epochs", type=int, help="number of epochs")
+    train.add_argument("--layout", help="label layout: auto (default), none, folder, csv, ...")
+    train.add_argument("--device", help="torch device, e.g. cpu, cuda")
+    _add_set_option(train, "num_clusters=3")
     return parser
 
 
-def cluster_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The config overrides of a parsed ``cluster`` command line (options left out are not overridden)."""
-    overrides = {"dataset_dir": str(Path(args.archive)), "bundle_dir": str(Path(args.bundle))}
-    for key in ("output_dir", "ckpt_path", "recluster", "layout", "labels_csv", "device", "batch_size",
-                "num_workers", "resume"):
+def _add_set_option(command: argparse.ArgumentParser, example: str) -> None:
+    command.add_argument("--set", dest="overrides", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                         help=f"any other config override, e.g. --set {example} (repeatable)")
+
+
+def _options(args: argparse.Namespace, keys: Sequence[str], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` plus the options ``keys`` given on the command line, then ``--set``; all literal."""
+    for key in keys:
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value
@@ -117,43 +138,54 @@ def cluster_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return _literal_overrides(overrides)
 
 
-def _user_error(exc: BaseException) -> BaseException | None:
-    """The fixable error behind ``exc``: MONAI wraps errors raised while evaluating a config."""
-    while exc is not None:
-        if isinstance(exc, (CheckpointError, FileNotFoundError, NotADirectoryError)):
-            return exc
-        exc = exc.__cause__
-    return None
+def cluster_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config overrides of a parsed ``cluster`` command line (options left out are not overridden)."""
+    overrides = {"dataset_dir": str(Path(args.archive)), "bundle_dir": str(Path(args.bundle))}
+    return _options(args, ("output_dir", "ckpt_path", "recluster", "layout", "labels_csv", "device", "batch_size",
+                           "num_workers", "resume"), overrides)
 
 
-def _cluster(args: argparse.Namespace) -> int:
-    config = Path(args.bundle) / "configs" / "inference.json"
-    if not config.is_file():
-        print(f"monai-debclust: no inference config at {config} (is --bundle a bundle folder?)", file=sys.stderr)
-        return USER_ERROR
+def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config overrides of a parsed ``train`` command line (options left out are not overridden)."""
+    return _options(args, ("dataset_dir", "output_dir", "epochs", "layout", "device"), {})
+
+
+def _run_bundle(config: Path, run_id: str, overrides: Callable[[], dict[str, Any]]) -> int:
+    """Run ``run_id`` of the bundle config ``config`` with ``overrides()``; a user error is one message."""
     try:
-        overrides = cluster_overrides(args)
-    except ValueError as exc:
-        print(f"monai-debclust: {exc}", file=sys.stderr)
-        return USER_ERROR
-    workflow = ConfigWorkflow(config_file=str(config), run_id="inference", workflow_type=None, **overrides)
-    try:
+        if not config.is_file():
+            raise SettingError(f"no bundle config at {config} (is --bundle a bundle folder?)")
+        settings = overrides()
+        unknown = unknown_settings(ConfigParser.load_config_files(str(config)), settings)
+        if unknown:
+            raise SettingError(f"unknown setting(s) {', '.join(unknown)}: not keys of {config}.")
+        workflow = ConfigWorkflow(config_file=str(config), run_id=run_id, workflow_type=None, **settings)
         workflow.initialize()
         workflow.run()
         workflow.finalize()
     except Exception as exc:
-        cause = _user_error(exc)
-        if cause is None:
+        cause = user_error(exc)
+        if cause is None or traceback_wanted():
             raise
-        print(f"monai-debclust: {cause}", file=sys.stderr)
+        print(f"monai-debclust: {format_user_error(cause)}", file=sys.stderr)
         return USER_ERROR
     return 0
+
+
+def _bundle_config(bundle: str, *candidates: str) -> Path:
+    """The first of ``candidates`` (paths inside ``bundle``) that exists, else the first."""
+    paths = [Path(bundle) / candidate for candidate in candidates]
+    return next((path for path in paths if path.is_file()), paths[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``monai-debclust`` console command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return {"cluster": _cluster}[args.command](args)
+    if args.command == "cluster":
+        return _run_bundle(_bundle_config(args.bundle, "configs/inference.json"), "inference",
+                           lambda: cluster_overrides(args))
+    return _run_bundle(_bundle_config(args.bundle, "train.json", "configs/train.json"), "training",
+                       lambda: train_overrides(args))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from monai_debclust.data.layouts import apply_layout, get_layout
+from monai_debclust.errors import EmptyArchiveError
 from monai_debclust.data.readers import IMAGE_EXTENSIONS, image_format
 
 __all__ = ["AUTO_LAYOUT", "scan_archive", "choose_layout", "ImageArchive"]
@@ -136,7 +137,7 @@ class ImageArchive:
         ids = scan_archive(self.root, extensions)
         if not ids:
             looked_for = ", ".join(_extensions(extensions) or IMAGE_EXTENSIONS)
-            raise ValueError(f"no images under {self.root} (looked for {looked_for}).")
+            raise EmptyArchiveError(f"no images under {self.root} (looked for {looked_for}).")
         layout = _resolve_layout(layout, ids, self.root)
         options = {
             key: value

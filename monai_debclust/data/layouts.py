@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 from monai_debclust.data.readers import IMAGE_EXTENSIONS
+from monai_debclust.errors import SettingError
 
 __all__ = ["LAYOUTS", "ISIC2018_CLASSES", "register_layout", "get_layout", "apply_layout", "read_table"]
 
@@ -65,7 +66,7 @@ def register_layout(name: str) -> Callable[[Layout], Layout]:
 def get_layout(name: str) -> Layout:
     """The layout function registered as ``name``."""
     if name not in LAYOUTS:
-        raise ValueError(
+        raise SettingError(
             f"unknown layout {name!r}; expected one of {sorted(LAYOUTS)}, 'auto' (class sub-folders "
             "when there are some) or 'none' (unlabelled)."
         )

@@ -41,11 +41,13 @@ from monai_debclust.engines.outputs import (
     latest_checkpoint,
     load_trained_network,
     report_outputs,
+    resumable_checkpoint,
     save_trained_network,
     trained_input,
     write_json,
 )
 from monai_debclust.engines.schedule import CosineLRHandler, cosine_factor
+from monai_debclust.engines.settings import check_command_line, check_output_dir
 from monai_debclust.engines.trainer import LOSS_PARTS, DebClustTrainer, loss_parts, resolve_device
 from monai_debclust.engines.workflow import DEMO_COHORTS, DemoCohort, demo_counts, prepare_training_data
 
@@ -80,6 +82,8 @@ __all__ = [
     "atomic_write",
     "base_epochs",
     "broadcast_from_main",
+    "check_command_line",
+    "check_output_dir",
     "build_method_loss",
     "build_method_network",
     "cosine_factor",
@@ -99,6 +103,7 @@ __all__ = [
     "prepare_training_data",
     "report_outputs",
     "resolve_device",
+    "resumable_checkpoint",
     "save_trained_network",
     "trained_input",
     "score_clustering",

@@ -26,6 +26,7 @@ from torch import nn
 
 from monai_debclust.engines.chunks import atomic_write
 from monai_debclust.engines.distributed import is_main_process, unwrap_network
+from monai_debclust.errors import UserError
 from monai_debclust.networks.description import NetworkDescriptionError, build_network, describe_network
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "NETWORK_FILE",
     "latest_checkpoint",
     "load_trained_network",
+    "resumable_checkpoint",
     "report_outputs",
     "save_trained_network",
     "trained_input",
@@ -126,13 +128,27 @@ def report_outputs(output_dir: str | os.PathLike, epoch: int) -> str:
     return line
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """The trained weights are missing or do not fit the network they are loaded into."""
 
 
 def _listing(title: str, names: Sequence[str], limit: int = 10) -> str:
     more = f" ... and {len(names) - limit} more" if len(names) > limit else ""
     return f"\n  {title} ({len(names)}): " + ", ".join(names[:limit]) + more
+
+
+def _differences(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> str:
+    """The parameters of ``expected`` missing from ``state``, extra in it, or of another shape; "" when it fits."""
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    reshaped = [
+        f"{key} {tuple(state[key].shape)} vs {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in state and tuple(state[key].shape) != tuple(value.shape)
+    ]
+    return ((_listing("missing from the checkpoint", missing) if missing else "")
+            + (_listing("in the checkpoint but not in the network", unexpected) if unexpected else "")
+            + (_listing("of another shape (checkpoint vs network)", reshaped) if reshaped else ""))
 
 
 def _described_network(network_path: Path) -> nn.Module:
@@ -194,22 +210,38 @@ def load_trained_network(
             )
     network = _described_network(network_path)
     state = _weights(ckpt_path)
-    expected = network.state_dict()
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    reshaped = [
-        f"{key} {tuple(state[key].shape)} vs {tuple(value.shape)}"
-        for key, value in expected.items()
-        if key in state and tuple(state[key].shape) != tuple(value.shape)
-    ]
-    if missing or unexpected or reshaped:
-        raise CheckpointError(
-            f"the weights in {ckpt_path} do not fit the network described by {network_path}:"
-            + (_listing("missing from the checkpoint", missing) if missing else "")
-            + (_listing("in the checkpoint but not in the network", unexpected) if unexpected else "")
-            + (_listing("of another shape (checkpoint vs network)", reshaped) if reshaped else "")
-        )
+    differences = _differences(state, network.state_dict())
+    if differences:
+        raise CheckpointError(f"the weights in {ckpt_path} do not fit the network described by {network_path}:"
+                              + differences)
     network.load_state_dict(state)
     return network.eval()
+
+
+def resumable_checkpoint(checkpoint_dir: str | os.PathLike, network: nn.Module) -> str | None:
+    """:func:`latest_checkpoint` of ``checkpoint_dir``, after checking that its model fits ``network``.
+
+    A bundle resumes from it; a run re-started in the same output folder with another network
+    setting (``num_clusters``, ``dim``, ``depth``, ...) gets a message naming the parameters
+    that differ instead of a failure deep inside the checkpoint loader.
+
+    Raises:
+        CheckpointError: the checkpoint cannot be read weights-only, or its ``model`` does not fit.
+    """
+    path = latest_checkpoint(checkpoint_dir)
+    if path is None:
+        return None
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(f"cannot resume from {path}: it cannot be read as a weights-only checkpoint ({exc}). "
+                              "Remove it to resume from an earlier one, or pass a new --output_dir.") from exc
+    differences = _differences(checkpoint.get("model", {}), unwrap_network(network).state_dict())
+    if differences:
+        raise CheckpointError(
+            f"cannot resume from {path}: it was trained with other network settings (num_clusters, dim, depth, "
+            f"encoder, ...):{differences}\nRun with the settings of that run, or pass a new --output_dir."
+        )
+    return path
 
 

@@ -30,6 +30,7 @@ from monai_debclust.data import (
     write_skipped_csv,
 )
 from monai_debclust.engines.distributed import is_distributed, is_main_process
+from monai_debclust.errors import EmptyArchiveError, SettingError
 
 __all__ = ["DemoCohort", "DEMO_COHORTS", "demo_counts", "prepare_training_data"]
 
@@ -73,12 +74,12 @@ def demo_counts(demo: str, demo_size: int | None = None) -> dict[str, int]:
         {'glaucoma': 4, 'normal': 36}
     """
     if demo not in DEMO_COHORTS:
-        raise ValueError(f"unknown demo cohort {demo!r}; known: {', '.join(DEMO_COHORTS)}.")
+        raise SettingError(f"unknown demo cohort {demo!r}; known: {', '.join(DEMO_COHORTS)}.")
     counts = dict(DEMO_COHORTS[demo].counts)
     if demo_size is None:
         return counts
     if demo_size < len(counts):
-        raise ValueError(f"demo_size must be at least {len(counts)} (one image per class), got {demo_size}.")
+        raise SettingError(f"demo_size must be at least {len(counts)} (one image per class), got {demo_size}.")
     total = sum(counts.values())
     scaled = {name: max(1, round(n * demo_size / total)) for name, n in counts.items()}
     largest = max(scaled, key=scaled.get)
@@ -157,7 +158,8 @@ def prepare_training_data(
 
     Raises:
         FileNotFoundError: when ``dataset_dir`` is given but is not a folder.
-        ValueError: when it holds no image (:class:`~monai_debclust.data.ImageArchive`) or none is readable.
+        EmptyArchiveError: when it holds no image (:class:`~monai_debclust.data.ImageArchive`) or none
+            is readable.
     """
     if is_distributed() and not is_main_process():
         dist.barrier()  # rank 0 first: it generates the demo cohort, which the others then reuse
@@ -182,7 +184,7 @@ def prepare_training_data(
     if is_distributed() and is_main_process():
         dist.barrier()
     if not samples:
-        raise ValueError(
+        raise EmptyArchiveError(
             f"none of the {len(archive.items)} files under {str(root)!r} could be read; "
             f"see {report_dir / 'skipped.csv'}."
         )

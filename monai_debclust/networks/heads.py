@@ -52,7 +52,8 @@ def student_t_assignment(features: torch.Tensor, centres: torch.Tensor, alpha: f
     Returns:
         ``(B, K)`` soft assignments ``q``; each row sums to 1.
     """
-    if features.ndim != 2 or centres.ndim != 2 or features.shape[1] != centres.shape[1]:
+    shapes_fit = features.ndim == 2 and centres.ndim == 2 and features.shape[1] == centres.shape[1]
+    if not (torch.jit.is_tracing() or shapes_fit):  # a trace records the example's shapes, checked once
         raise ValueError(
             f"features must be (batch, dim) and centres (clusters, dim) with the same dim, "
             f"got {tuple(features.shape)} and {tuple(centres.shape)}."
