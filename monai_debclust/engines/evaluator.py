@@ -17,9 +17,9 @@ from torch.utils.data import DataLoader
 from monai_debclust.engines.distributed import unwrap_network
 from monai_debclust.engines.embedding import embed_batch
 from monai_debclust.engines.trainer import resolve_device
-from monai_debclust.evaluation import cluster_report, format_report, knn_cross_validate
+from monai_debclust.evaluation import cluster_report, evaluate_protocols, format_report, knn_cross_validate
 
-__all__ = ["ClusterEvaluator", "format_scores", "score_clustering"]
+__all__ = ["ClusterEvaluator", "format_protocols", "format_scores", "score_clustering"]
 
 
 def score_clustering(
@@ -51,14 +51,27 @@ def score_clustering(
     return {"cluster": report, "knn": knn, "knn_k": knn_k, "knn_folds": knn_folds}
 
 
+def format_protocols(rows: dict[str, dict]) -> str:
+    """One line per protocol of :func:`~monai_debclust.evaluation.evaluate_protocols`, then its per-class F1."""
+    lines = [f"{'protocol':<16} {'accuracy':>8} {'F1':>6}  {'':<6} {'minority F1':>11}  per-class F1"]
+    for name, row in rows.items():
+        per_class = ", ".join(f"{cls} {f1:.2f}" for cls, f1 in row["per_class_f1"].items())
+        lines.append(f"{name:<16} {row['accuracy']:>8.3f} {row['f1']:>6.3f}  {row['f1_kind']:<6} "
+                     f"{row['minority_f1']:>11.3f}  {per_class}")
+    return "\n".join(lines)
+
+
 def format_scores(scores: dict[str, Any]) -> str:
-    """The per-class table of a :func:`score_clustering` result, then its kNN probe line."""
+    """The per-class table of a :func:`score_clustering` result, its kNN probe line and the protocols, if any."""
     text = format_report(scores["cluster"])
     if scores["knn"] is not None:
         text += (
             f"\nkNN-{scores['knn_k']} probe ({scores['knn_folds']}-fold): accuracy {scores['knn']['accuracy']:.3f}, "
             f"macro F1 {scores['knn']['macro_f1']:.3f}"
         )
+    if scores.get("protocols"):
+        text += "\n\nFrozen-feature protocols (5-fold cross-validated on the labelled set):\n"
+        text += format_protocols(scores["protocols"])
     return text
 
 
@@ -70,6 +83,8 @@ def _scalar_metrics(scores: dict[str, Any]) -> dict[str, float]:
     if scores["knn"] is not None:
         prefix = f"knn{scores['knn_k']}"
         metrics.update({f"{prefix}_{name}": scores["knn"][name] for name in ("accuracy", "macro_f1")})
+    for protocol, row in scores.get("protocols", {}).items():
+        metrics.update({f"{protocol}_{name}": row[name] for name in ("accuracy", "f1", "macro_f1", "minority_f1")})
     return metrics
 
 
@@ -102,6 +117,14 @@ class ClusterEvaluator(Evaluator):
         image_key: key of the plain images.
         label_key: key of the labels (``-1`` for unknown).
         seed: seed of the kNN folds.
+        protocols: frozen-feature protocols to run as well
+            (:func:`~monai_debclust.evaluation.evaluate_protocols`: ``"linear"``,
+            ``"semi_supervised"``, ``"knn"``, ``"clustering"``); their results go to
+            ``state.scores["protocols"]`` and ``state.metrics`` (``<row>_accuracy``, ``<row>_f1``, ...).
+            None by default: training-time validation stays cheap.
+        probe_epochs: epochs of the linear probes.
+        probe_batch_size: their batch size.
+        label_fraction: fraction of the labels of the semi-supervised probe.
     """
 
     def __init__(
@@ -118,6 +141,10 @@ class ClusterEvaluator(Evaluator):
         image_key: str = "image",
         label_key: str = "label",
         seed: int = 0,
+        protocols: Sequence[str] = (),
+        probe_epochs: int = 100,
+        probe_batch_size: int = 512,
+        label_fraction: float = 0.1,
     ) -> None:
         device = resolve_device(device)
         super().__init__(
@@ -126,6 +153,8 @@ class ClusterEvaluator(Evaluator):
         self.network = network
         self.class_names = None if class_names is None else list(class_names)
         self.knn_k, self.knn_folds, self.seed = knn_k, knn_folds, seed
+        self.protocols, self.label_fraction = tuple(protocols), label_fraction
+        self.probe_epochs, self.probe_batch_size = probe_epochs, probe_batch_size
         self.image_key, self.label_key = image_key, label_key
         self.state.key_metric_name = key_metric_name
         self.state.scores = None
@@ -153,6 +182,15 @@ class ClusterEvaluator(Evaluator):
             embedded["features"], embedded["q"], embedded["label"], self.class_names,
             knn_k=self.knn_k, knn_folds=self.knn_folds, seed=self.seed,
         )
+        if self.protocols:
+            labels = embedded["label"].long()
+            names = self.class_names or [str(c) for c in range(int(labels.max()) + 1)]
+            scores["protocols"] = evaluate_protocols(
+                embedded["features"], labels, names, q=embedded["q"], protocols=self.protocols,
+                num_clusters=embedded["q"].shape[1], knn_k=self.knn_k, folds=self.knn_folds,
+                label_fraction=self.label_fraction, probe_epochs=self.probe_epochs,
+                probe_batch_size=self.probe_batch_size, seed=self.seed,
+            )
         engine.state.scores = scores
         engine.state.metrics.update(_scalar_metrics(scores))
         current = engine.state.metrics[engine.state.key_metric_name]

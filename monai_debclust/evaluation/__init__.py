@@ -11,6 +11,12 @@ from monai_debclust.evaluation.matching import (
     relabel,
 )
 from monai_debclust.evaluation.metrics import cluster_report, format_report
+from monai_debclust.evaluation.protocols import (
+    PROTOCOLS,
+    evaluate_protocols,
+    linear_classifier_predict,
+    protocol_scores,
+)
 from monai_debclust.evaluation.probes import knn_cross_validate, knn_predict, linear_probe, stratified_subsample
 
 __all__ = [
@@ -26,6 +32,10 @@ __all__ = [
     "relabel",
     "cluster_report",
     "format_report",
+    "PROTOCOLS",
+    "evaluate_protocols",
+    "linear_classifier_predict",
+    "protocol_scores",
     "knn_cross_validate",
     "knn_predict",
     "linear_probe",

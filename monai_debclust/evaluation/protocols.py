@@ -1,0 +1,170 @@
+"""The four evaluation protocols of self-supervised methods, on frozen features, each scored alike.
+
+* ``linear``: a linear classifier (cross-entropy, Adam, ``epochs`` epochs of mini-batches of
+  ``batch_size``) on standardised features;
+* ``semi_supervised``: the same with a seeded, stratified ``label_fraction`` (10 %) of the
+  training labels (at least one per class);
+* ``knn``: cosine kNN with ``k = 20`` (:func:`~monai_debclust.evaluation.knn_predict`);
+* ``clustering``: k-means on the features (``kmeans``) and the model's own head (``head``), each
+  cluster matched to a class by the Hungarian matching of
+  :func:`~monai_debclust.evaluation.match_clusters`.
+
+The supervised protocols are stratified ``folds``-fold cross-validations on the labelled set:
+every image is predicted once, by the model of the fold that held it out. Each protocol reports
+top-1 ``accuracy``, ``f1`` (the minority class's F1 with two classes, the macro F1 otherwise;
+``f1_kind`` says which), ``macro_f1``, ``minority_f1`` and ``per_class_f1`` by class name.
+Images labelled ``-1`` are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import StratifiedKFold
+
+from monai_debclust.evaluation.kmeans import _as_float32, kmeans
+from monai_debclust.evaluation.matching import match_clusters, relabel
+from monai_debclust.evaluation.probes import knn_predict, stratified_subsample
+
+__all__ = ["PROTOCOLS", "evaluate_protocols", "linear_classifier_predict", "protocol_scores"]
+
+#: The protocols :func:`evaluate_protocols` knows, in the order of the papers' tables.
+PROTOCOLS = ("linear", "semi_supervised", "knn", "clustering")
+
+
+def protocol_scores(labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[str]) -> dict:
+    """Top-1 accuracy, binary-or-macro F1, macro F1, minority-class F1 and per-class F1 of ``predictions``.
+
+    Args:
+        labels: ``(N,)`` class ids in ``0 .. len(class_names) - 1``.
+        predictions: ``(N,)`` predicted class ids.
+        class_names: name of class ``i`` at index ``i``.
+    """
+    classes = np.arange(len(class_names))
+    present = np.isin(classes, labels)
+    per_class = f1_score(labels, predictions, labels=classes, average=None, zero_division=0)
+    support = np.bincount(labels, minlength=len(classes))
+    minority = int(np.flatnonzero(present)[np.argmin(support[present])])
+    macro = float(per_class[present].mean())
+    binary = int(present.sum()) == 2
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "f1": float(per_class[minority]) if binary else macro,
+        "f1_kind": "binary" if binary else "macro",
+        "macro_f1": macro,
+        "minority_f1": float(per_class[minority]),
+        "minority_class": str(class_names[minority]),
+        "per_class_f1": {str(class_names[c]): float(per_class[c]) for c in classes[present]},
+    }
+
+
+def linear_classifier_predict(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    num_classes: int,
+    epochs: int = 100,
+    batch_size: int = 512,
+    learning_rate: float = 1e-2,
+    seed: int = 0,
+) -> np.ndarray:
+    """Train ``Linear(D, C)`` with cross-entropy on standardised ``train_x`` and predict ``test_x``.
+
+    The standardisation (mean and standard deviation of each feature) is the training set's; the
+    optimiser is Adam with ``learning_rate``, on shuffled mini-batches of ``batch_size``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+    x = torch.from_numpy((train_x - mean) / std)
+    y = torch.from_numpy(train_y).long()
+    torch.manual_seed(seed)
+    classifier = torch.nn.Linear(x.shape[1], num_classes)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=learning_rate)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(x), generator=generator).split(batch_size):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(classifier(x[batch]), y[batch]).backward()
+            optimizer.step()
+    with torch.no_grad():
+        return classifier(torch.from_numpy((test_x - mean) / std)).argmax(1).numpy()
+
+
+def _cross_validated(
+    x: np.ndarray, y: np.ndarray, protocol: str, num_classes: int, folds: int, seed: int, knn_k: int,
+    label_fraction: float, probe_epochs: int, probe_batch_size: int,
+) -> np.ndarray:
+    predictions = np.empty_like(y)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(x, y):
+        if protocol == "knn":
+            predictions[test] = knn_predict(x[train], y[train], x[test], k=min(knn_k, len(train)))
+            continue
+        if protocol == "semi_supervised":
+            train = train[stratified_subsample(y[train], label_fraction, seed)]
+        predictions[test] = linear_classifier_predict(
+            x[train], y[train], x[test], num_classes, probe_epochs, probe_batch_size, seed=seed
+        )
+    return predictions
+
+
+def evaluate_protocols(
+    features: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    class_names: Sequence[str],
+    q: np.ndarray | torch.Tensor | None = None,
+    protocols: Sequence[str] = PROTOCOLS,
+    num_clusters: int | None = None,
+    knn_k: int = 20,
+    folds: int = 5,
+    label_fraction: float = 0.1,
+    probe_epochs: int = 100,
+    probe_batch_size: int = 512,
+    seed: int = 0,
+) -> dict[str, dict]:
+    """Score frozen ``features`` against ``labels`` by each of ``protocols`` (see the module docstring).
+
+    Args:
+        features: ``(N, D)`` encoder features (projection head removed).
+        labels: ``(N,)`` class ids, ``-1`` for unknown.
+        class_names: name of class ``i`` at index ``i``.
+        q: ``(N, K)`` the model's soft assignments, for the ``head`` row of ``clustering`` (None: no such row).
+        protocols: a subset of :data:`PROTOCOLS`.
+        num_clusters: ``K`` of the k-means row; default the number of classes.
+        knn_k: neighbours of the kNN protocol.
+        folds: folds of the cross-validation of the supervised protocols.
+        label_fraction: fraction of the training labels of the semi-supervised probe.
+        probe_epochs: epochs of the linear classifiers.
+        probe_batch_size: their batch size.
+        seed: seed of the folds, the label subsample, the classifiers and k-means.
+
+    Returns:
+        ``{row: scores}`` with rows ``linear``, ``semi_supervised``, ``knn``, ``kmeans`` and ``head``
+        for the protocols asked (``head`` only with ``q``); scores as :func:`protocol_scores`.
+    """
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {unknown}; known: {', '.join(PROTOCOLS)}.")
+    y_all = torch.as_tensor(labels).long().numpy()
+    known = y_all >= 0
+    x, y = _as_float32(features)[known], y_all[known]
+    if not len(y):
+        raise ValueError("the protocols need labelled images; none has a known label.")
+    rows: dict[str, dict] = {}
+    supervised = [p for p in PROTOCOLS[:3] if p in protocols]
+    smallest = int(np.bincount(y)[np.unique(y)].min())
+    for protocol in supervised:
+        if len(np.unique(y)) < 2 or smallest < folds:
+            continue  # a fold split needs every class in every fold
+        predictions = _cross_validated(x, y, protocol, len(class_names), folds, seed, knn_k, label_fraction,
+                                       probe_epochs, probe_batch_size)
+        rows[protocol] = protocol_scores(y, predictions, class_names)
+    if "clustering" in protocols:
+        _, assigned = kmeans(x, min(num_clusters or len(class_names), len(x)), seed=seed)
+        rows["kmeans"] = protocol_scores(y, relabel(assigned, match_clusters(y, assigned)), class_names)
+        if q is not None:
+            head = torch.as_tensor(q).argmax(1).numpy()[known]
+            rows["head"] = protocol_scores(y, relabel(head, match_clusters(y, head)), class_names)
+    return rows
