@@ -120,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--layout", help="label layout: auto (default), none, folder, csv, ...")
     train.add_argument("--device", help="torch device, e.g. cpu, cuda")
     _add_set_option(train, "num_clusters=3")
+    experiment = commands.add_parser(
+        "experiment",
+        help="run a grid of methods x data sets x imbalance ratios x seeds and write the tables",
+        description="Train and evaluate (four protocols) every unfinished cell of the grid, each in its own "
+        "folder; re-running skips finished cells and resumes interrupted ones. Writes mean ± std tables "
+        "(Markdown + CSV, one per protocol) and minority_f1.png into OUTPUT_DIR/tables.",
+    )
+    experiment.add_argument("grid", help="the grid's YAML file (see monai_debclust.experiments.grid)")
+    experiment.add_argument("--tables-only", "--tables_only", dest="tables_only", action="store_true",
+                            help="only write the tables of the finished cells")
     return parser
 
 
@@ -181,6 +191,10 @@ def _bundle_config(bundle: str, *candidates: str) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``monai-debclust`` console command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "experiment":
+        from monai_debclust.experiments.runner import experiment_main
+
+        return experiment_main(args.grid, args.tables_only)
     if args.command == "cluster":
         return _run_bundle(_bundle_config(args.bundle, "configs/inference.json"), "inference",
                            lambda: cluster_overrides(args))

@@ -1,0 +1,161 @@
+"""An experiment grid: methods x datasets x imbalance ratios x seeds, read from a YAML file.
+
+Example (paths relative to the working directory)::
+
+    output_dir: runs/experiments/demo
+    methods: [joint, simclr, simsiam]
+    seeds: [0, 1, 2]
+    settings: {epochs: 6, image_size: 32, dim: 32, depth: 2}  # bundle overrides of every run: the budget
+    evaluate: {probe_epochs: 100}                              # overrides of evaluate.json
+    datasets:
+      fundus:
+        bundle: refuge                 # bundles/<bundle>/train.json
+        path: ../shared/data/fundus4   # one sub-folder per class
+        classes: [normal, glaucoma]    # the classes used, from the largest to the smallest
+        largest: 900                   # images of the first class
+        imbalance_ratios: [9, 3]       # largest : smallest; "native" takes the folder as it is
+
+A ratio other than ``native`` builds a seeded long-tailed subset (Cao et al., 2019 profile,
+:func:`~monai_debclust.data.longtail_counts`) as links under ``<output_dir>/data``; every
+method and seed of that cell trains on the same images.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from monai_debclust.data import IMAGE_EXTENSIONS, longtail_counts
+from monai_debclust.engines.methods import METHODS
+
+__all__ = ["DatasetSpec", "ExperimentGrid", "Run", "load_grid", "prepare_dataset"]
+
+NATIVE = "native"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One data set of a grid: its bundle, its folder, the classes used and the imbalance ratios."""
+
+    name: str
+    bundle: str
+    path: Path
+    imbalance_ratios: tuple[Any, ...] = (NATIVE,)
+    classes: tuple[str, ...] | None = None
+    largest: int | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One cell of the grid: a method trained on one data set at one ratio with one seed."""
+
+    dataset: DatasetSpec
+    ratio: Any
+    method: str
+    seed: int
+    run_dir: Path
+    data_dir: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset.name} r={self.ratio} {self.method} seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class ExperimentGrid:
+    """A grid read by :func:`load_grid`; :meth:`runs` lists its cells in the order they run."""
+
+    output_dir: Path
+    methods: tuple[str, ...]
+    seeds: tuple[int, ...]
+    datasets: tuple[DatasetSpec, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    evaluate: Mapping[str, Any] = field(default_factory=dict)
+    bundles_dir: Path = Path("bundles")
+
+    def data_dir(self, dataset: DatasetSpec, ratio: Any) -> Path:
+        return dataset.path if ratio == NATIVE else self.output_dir / "data" / f"{dataset.name}_r{ratio}"
+
+    def runs(self) -> list[Run]:
+        """Every cell, seed by seed (so that an interrupted grid has whole seeds), then data set, ratio and method."""
+        return [
+            Run(dataset, ratio, method, seed,
+                self.output_dir / "runs" / dataset.name / f"r{ratio}" / method / f"seed{seed}",
+                self.data_dir(dataset, ratio))
+            for seed in self.seeds
+            for dataset in self.datasets
+            for ratio in dataset.imbalance_ratios
+            for method in self.methods
+        ]
+
+
+def _require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in mapping:
+        raise ValueError(f"{where}: missing key {key!r}.")
+    return mapping[key]
+
+
+def _dataset(name: str, spec: Mapping[str, Any], base: Path) -> DatasetSpec:
+    ratios = tuple(spec.get("imbalance_ratios", [NATIVE]))
+    for ratio in ratios:
+        if ratio != NATIVE and not (isinstance(ratio, (int, float)) and ratio >= 1):
+            raise ValueError(f"dataset {name}: an imbalance ratio is a number >= 1 or {NATIVE!r}, got {ratio!r}.")
+    classes = spec.get("classes")
+    if any(r != NATIVE for r in ratios) and (not classes or not spec.get("largest")):
+        raise ValueError(f"dataset {name}: a numeric imbalance ratio needs 'classes' (largest first) and 'largest'.")
+    return DatasetSpec(name, str(_require(spec, "bundle", f"dataset {name}")),
+                       base / Path(_require(spec, "path", f"dataset {name}")).expanduser(), ratios,
+                       None if classes is None else tuple(classes), spec.get("largest"))
+
+
+def load_grid(path: str | os.PathLike) -> ExperimentGrid:
+    """Read and check an experiment grid (see the module docstring); relative paths are the working directory's."""
+    content = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(content, Mapping):
+        raise ValueError(f"{path}: an experiment grid is a YAML mapping.")
+    methods = tuple(_require(content, "methods", str(path)))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"{path}: unknown method(s) {unknown}; known: {', '.join(METHODS)}.")
+    base = Path.cwd()
+    datasets = tuple(_dataset(name, spec, base) for name, spec in _require(content, "datasets", str(path)).items())
+    return ExperimentGrid(
+        output_dir=base / Path(_require(content, "output_dir", str(path))),
+        methods=methods,
+        seeds=tuple(int(s) for s in content.get("seeds", [0])),
+        datasets=datasets,
+        settings=dict(content.get("settings") or {}),
+        evaluate=dict(content.get("evaluate") or {}),
+        bundles_dir=base / Path(content.get("bundles_dir", "bundles")),
+    )
+
+
+def _class_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.name.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def prepare_dataset(grid: ExperimentGrid, dataset: DatasetSpec, ratio: Any, seed: int = 0) -> Path:
+    """The folder a cell trains on: the data set itself (``native``) or its seeded long-tailed subset, as links."""
+    target = grid.data_dir(dataset, ratio)
+    if ratio == NATIVE or target.is_dir():
+        return target
+    counts = longtail_counts(dataset.largest, len(dataset.classes), float(ratio))
+    rng = np.random.default_rng(seed)
+    staging = target.with_name(target.name + ".partial")
+    for name, count in zip(dataset.classes, counts):
+        files = _class_files(dataset.path / name)
+        if len(files) < count:
+            raise ValueError(f"dataset {dataset.name}: class {name!r} has {len(files)} images, {count} needed.")
+        (staging / name).mkdir(parents=True, exist_ok=True)
+        for index in np.sort(rng.choice(len(files), count, replace=False)):
+            link = staging / name / files[index].name
+            if not link.exists():
+                link.symlink_to(files[index].resolve())
+    staging.rename(target)
+    return target

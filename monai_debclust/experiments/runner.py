@@ -1,0 +1,117 @@
+"""Run an experiment grid: each cell is the bundle's own training, then its evaluation with the four protocols.
+
+Every cell runs in its own folder (``<output_dir>/runs/<dataset>/r<ratio>/<method>/seed<seed>``)
+as ``python -m monai.bundle run training`` and then ``run evaluating`` (``evaluate.json``) with
+the cell's method, seed and data and the grid's settings, so a cell is exactly what a user gets
+from the bundle by hand. ``run.json`` records the commands and the seconds each took. A cell
+whose ``evaluation/metrics.json`` exists is finished and skipped; an interrupted one is run
+again, and the bundle resumes from its last checkpoint (the experts' stages from theirs).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from monai_debclust.data import ImageArchive
+from monai_debclust.engines.outputs import write_json
+from monai_debclust.experiments.grid import ExperimentGrid, Run, prepare_dataset
+
+__all__ = ["bundle_command", "experiment_main", "is_finished", "run_cell", "run_grid"]
+
+
+def _overrides(settings: dict[str, Any]) -> list[str]:
+    return [f"--{key}={json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else value}"
+            for key, value in settings.items()]
+
+
+def bundle_command(grid: ExperimentGrid, run: Run, run_id: str, num_clusters: int) -> list[str]:
+    """The ``monai.bundle`` command of ``run_id`` (``training`` or ``evaluating``) for one cell."""
+    bundle = grid.bundles_dir / run.dataset.bundle
+    configs = [str(bundle / "train.json")]
+    settings = {"dataset_dir": str(run.data_dir), "output_dir": str(run.run_dir), "layout": "folder",
+                "method": run.method, "seed": run.seed, "num_clusters": num_clusters, **grid.settings}
+    if run_id == "evaluating":
+        configs.append(str(bundle / "configs" / "evaluate.json"))
+        settings.update(grid.evaluate)
+    config_file = configs[0] if len(configs) == 1 else str(configs)
+    return [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", config_file, *_overrides(settings)]
+
+
+def _num_classes(data_dir: Path) -> int:
+    return len(ImageArchive(data_dir, layout="folder").class_names)
+
+
+def run_cell(grid: ExperimentGrid, run: Run) -> dict[str, Any]:
+    """Train and evaluate one cell (resuming whatever it left); return its ``run.json`` record."""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {"dataset": run.dataset.name, "ratio": run.ratio, "method": run.method,
+                              "seed": run.seed, "data_dir": str(run.data_dir), "settings": dict(grid.settings)}
+    num_clusters = _num_classes(run.data_dir)
+    for run_id in ("training", "evaluating"):
+        command = bundle_command(grid, run, run_id, num_clusters)
+        start = time.perf_counter()
+        with (run.run_dir / f"{run_id}.log").open("a", encoding="utf-8") as log:
+            result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+        record[f"{run_id}_seconds"] = round(time.perf_counter() - start, 1)
+        record[f"{run_id}_command"] = command
+        if result.returncode != 0:
+            raise RuntimeError(f"{run.name}: {run_id} failed (exit {result.returncode}); see "
+                               f"{run.run_dir / f'{run_id}.log'}")
+    write_json(record, run.run_dir / "run.json")
+    return record
+
+
+def is_finished(run: Run) -> bool:
+    """Whether the cell's evaluation exists (its training and evaluation both completed)."""
+    return (run.run_dir / "evaluation" / "metrics.json").is_file() and (run.run_dir / "run.json").is_file()
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def run_grid(
+    grid: ExperimentGrid, runs: Sequence[Run] | None = None, print_line: Callable[[str], None] = print
+) -> list[Run]:
+    """Run every unfinished cell of ``grid`` (or of ``runs``), printing one progress line per cell.
+
+    Returns the cells that failed (their error is printed; the grid goes on with the others).
+    """
+    runs = grid.runs() if runs is None else list(runs)
+    todo = [run for run in runs if not is_finished(run)]
+    print_line(f"{len(runs)} runs in the grid, {len(runs) - len(todo)} finished already, {len(todo)} to run")
+    failed, spent = [], 0.0
+    for done, run in enumerate(todo, start=1):
+        prepare_dataset(grid, run.dataset, run.ratio)
+        start = time.perf_counter()
+        try:
+            run_cell(grid, run)
+            status = "done"
+        except RuntimeError as error:
+            failed.append(run)
+            status = f"FAILED: {error}"
+        spent += time.perf_counter() - start
+        eta = spent / done * (len(todo) - done)
+        print_line(f"[{done}/{len(todo)}] {run.name}: {status} in {_duration(time.perf_counter() - start)}; "
+                   f"grid ETA {_duration(eta)}")
+    return failed
+
+
+def experiment_main(grid_file: str, tables_only: bool = False) -> int:
+    """``monai-debclust experiment GRID.yaml``: run the unfinished cells, then write the tables; the exit status."""
+    from monai_debclust.experiments.grid import load_grid
+    from monai_debclust.experiments.tables import write_tables
+
+    grid = load_grid(grid_file)
+    failed = [] if tables_only else run_grid(grid, print_line=lambda line: print(line, flush=True))
+    for path in write_tables(grid):
+        print(f"wrote {path}", flush=True)
+    return 1 if failed else 0

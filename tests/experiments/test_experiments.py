@@ -1,0 +1,83 @@
+"""The experiment runner: a grid read from YAML, long-tailed subsets, skipped finished cells, tables and plot."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+from monai_debclust.cli import main
+from monai_debclust.data import make_fundus_cohort
+from monai_debclust.experiments import bundle_command, load_grid, prepare_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = {"image_size": 16, "dim": 8, "depth": 1, "kernel_size": 3, "batch_size": 8, "epochs": 2, "val_interval": 5}
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    return make_fundus_cohort(tmp_path_factory.mktemp("cohort"), counts={"glaucoma": 12, "normal": 30},
+                              image_size=32, seed=0)
+
+
+def write_grid(folder: Path, cohort: Path, methods: list[str], seeds: list[int], ratios: list) -> Path:
+    import yaml
+
+    grid = {"output_dir": str(folder / "out"), "bundles_dir": str(REPO / "bundles"), "methods": methods,
+            "seeds": seeds, "settings": TINY, "evaluate": {"probe_epochs": 5},
+            "datasets": {"fundus": {"bundle": "refuge", "path": str(cohort), "classes": ["normal", "glaucoma"],
+                                    "largest": 30, "imbalance_ratios": ratios}}}
+    path = folder / "grid.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    return path
+
+
+def test_grid_cells_their_folders_and_their_bundle_commands(tmp_path, cohort):
+    grid = load_grid(write_grid(tmp_path, cohort, ["joint", "simclr"], [0, 1], [3, "native"]))
+    runs = grid.runs()
+    assert len(runs) == 2 * 2 * 2
+    assert runs[0].run_dir == tmp_path / "out" / "runs" / "fundus" / "r3" / "joint" / "seed0"
+    command = bundle_command(grid, runs[1], "evaluating", num_clusters=2)
+    assert command[:5] == [sys.executable, "-m", "monai.bundle", "run", "evaluating"]
+    assert "--method=simclr" in command and "--seed=0" in command and "--probe_epochs=5" in command
+    assert "evaluate.json" in command[6] and "--dim=8" in command
+
+
+def test_a_ratio_builds_a_seeded_longtailed_subset_of_links(tmp_path, cohort):
+    grid = load_grid(write_grid(tmp_path, cohort, ["simclr"], [0], [3]))
+    folder = prepare_dataset(grid, grid.datasets[0], 3)
+    assert {p.name: len(list(p.iterdir())) for p in folder.iterdir()} == {"normal": 30, "glaucoma": 10}
+    assert all(p.is_symlink() for p in (folder / "glaucoma").iterdir())
+    assert prepare_dataset(grid, grid.datasets[0], "native") == cohort
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"methods": ["byol"]}, "unknown method"),
+    ({"datasets": {"d": {"bundle": "refuge", "path": ".", "imbalance_ratios": [9]}}}, "needs 'classes'"),
+    ({"datasets": {"d": {"bundle": "refuge", "path": ".", "imbalance_ratios": [0.5]}}}, "a number >= 1"),
+])
+def test_a_bad_grid_is_refused_naming_the_fault(tmp_path, content, message):
+    import yaml
+
+    grid = {"output_dir": "out", "methods": ["simclr"], "datasets": {"d": {"bundle": "refuge", "path": "."}}, **content}
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
+    with pytest.raises(ValueError, match=message):
+        load_grid(tmp_path / "grid.yaml")
+
+
+@pytest.mark.slow
+def test_the_experiment_command_runs_the_grid_skips_finished_cells_and_writes_tables(tmp_path, cohort, capsys):
+    grid_file = write_grid(tmp_path, cohort, ["joint", "simclr"], [0, 1], [3])
+    assert main(["experiment", str(grid_file)]) == 0
+    first = capsys.readouterr().out
+    assert "4 runs in the grid, 0 finished already, 4 to run" in first and "[4/4] fundus r=3 simclr seed 1: done" in first
+    assert main(["experiment", str(grid_file)]) == 0
+    assert "4 finished already, 0 to run" in capsys.readouterr().out
+    tables = tmp_path / "out" / "tables"
+    assert {p.name for p in tables.iterdir()} >= {"linear.md", "linear.csv", "head.md", "kmeans.csv", "minority_f1.png"}
+    rows = list(csv.DictReader((tables / "knn.csv").open()))
+    assert {(row["method"], row["metric"], row["seeds"]) for row in rows} >= {("joint", "minority_f1", "2")}
+    markdown = (tables / "linear.md").read_text()
+    assert "| simclr | " in markdown and " ± " in markdown and "fundus r=3 minority_f1" in markdown
