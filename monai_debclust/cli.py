@@ -26,6 +26,7 @@ from monai.bundle import ConfigParser, ConfigWorkflow
 
 from monai_debclust.engines.settings import unknown_settings
 from monai_debclust.errors import SettingError, format_user_error, traceback_wanted, user_error
+from monai_debclust.zoo.commands import ZOO_COMMANDS, add_zoo_commands
 
 __all__ = ["main", "build_parser", "cluster_overrides", "train_overrides"]
 
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("grid", help="the grid's YAML file (see monai_debclust.experiments.grid)")
     experiment.add_argument("--tables-only", "--tables_only", dest="tables_only", action="store_true",
                             help="only write the tables of the finished cells")
+    add_zoo_commands(commands)
     return parser
 
 
@@ -191,6 +193,8 @@ def _bundle_config(bundle: str, *candidates: str) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``monai-debclust`` console command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command in ZOO_COMMANDS:
+        return ZOO_COMMANDS[args.command](args)
     if args.command == "experiment":
         from monai_debclust.experiments.runner import experiment_main
 
