@@ -6,7 +6,10 @@ Three kinds of row, all on the same decoded images (32 px unless ``--image-size`
 * ``run``: a bundle's ``training`` in a subprocess with the given overrides and wall-clock
   budget (``--epochs``), then the learned features of every image scored by kNN-20 (5-fold),
   k-means with K clusters, and the model's own clustering head;
-* ``simclr`` is a ``run`` with NT-Xent instead of the debiased loss and no clustering branch.
+* ``simclr`` is a ``run`` of the bundle's ``--method simclr`` (NT-Xent, no clustering branch).
+
+Every method of the comparison, with seeds and the four protocols, is one command of the
+experiment runner instead: ``monai-debclust experiment benchmarks/grids/realdata.yaml``.
 
 Examples (from the repository root)::
 
@@ -35,7 +38,7 @@ from monai_debclust.data import ImageArchive, load_cohort
 from monai_debclust.engines import load_trained_network
 from monai_debclust.evaluation import cluster_report, kmeans, knn_cross_validate
 
-SIMCLR = ["--loss#contrastive", "$monai_debclust.losses.NTXentLoss(temperature=@temperature)", "--gamma", "0"]
+SIMCLR = ["--method", "simclr"]
 
 
 def _decoded(dataset_dir: Path, image_size: int) -> tuple[torch.Tensor, np.ndarray, list[str]]:
