@@ -10,6 +10,7 @@ archive with a trained model (bundle inference).
 from monai_debclust.engines.best_model import BestModelSaver
 from monai_debclust.engines.chunks import Chunk, ChunkStore, atomic_write
 from monai_debclust.engines.clustering import TARGET_UPDATES, ClusterInitHandler, DECTargetHandler
+from monai_debclust.engines.determinism import EpochSeedHandler, EpochShuffleSampler, epoch_seed
 from monai_debclust.engines.distributed import (
     broadcast_from_main,
     gather_across_ranks,
@@ -64,6 +65,8 @@ __all__ = [
     "DECTargetHandler",
     "DEMO_COHORTS",
     "DebClustTrainer",
+    "EpochSeedHandler",
+    "EpochShuffleSampler",
     "EXPERT_BASES",
     "ExpertsHandler",
     "DemoCohort",
@@ -90,6 +93,7 @@ __all__ = [
     "demo_counts",
     "embed_batch",
     "embed_dataset",
+    "epoch_seed",
     "fit_centres",
     "format_scores",
     "get_method",

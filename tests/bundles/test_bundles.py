@@ -25,11 +25,12 @@ BUNDLES = {"refuge": 2, "glaucoma1": 2, "isic2018": 7}  # bundle: number of clus
 TINY = {"image_size": 16, "dim": 16, "depth": 1, "batch_size": 16, "demo_size": 40, "val_interval": 1}
 
 
-def run_bundle(run_id: str, configs: list[str], output_dir: Path, processes: int = 1, **overrides) -> str:
+def run_bundle(run_id: str, configs: list[str], output_dir: Path, processes: int = 1, tiny: bool = True,
+               **overrides) -> str:
     """Run ``monai.bundle run <run_id>`` on ``configs`` (paths relative to the repository) with the
-    :data:`TINY` settings and ``overrides``; return stdout."""
+    :data:`TINY` training settings (unless ``tiny`` is False) and ``overrides``; return stdout."""
     config_file = configs[0] if len(configs) == 1 else str(configs)
-    settings = [f"--{key}={value}" for key, value in {**TINY, **overrides}.items()]
+    settings = [f"--{key}={value}" for key, value in {**(TINY if tiny else {}), **overrides}.items()]
     command = ["-m", "monai.bundle", "run", run_id, "--config_file", config_file, "--output_dir", str(output_dir),
                *settings]
     if processes == 1:
@@ -139,7 +140,8 @@ def test_a_flat_unlabelled_archive_trains_and_clusters_with_the_default_layout(t
     assert "layout 'auto': no class sub-folders" in stdout
     assert (tmp_path / "models" / "model.pt").is_file() and not (tmp_path / "metrics.json").exists()
     assert stdout.rstrip().splitlines()[-1].startswith("Training finished after epoch 2.")
-    run_bundle("inference", [f"bundles/{bundle}/configs/inference.json"], tmp_path, dataset_dir=flat_archive)
+    run_bundle("inference", [f"bundles/{bundle}/configs/inference.json"], tmp_path, tiny=False,
+               dataset_dir=flat_archive)
     rows = (tmp_path / "clustering" / "assignments.csv").read_text().splitlines()
     assert len(rows) == 1 + 24 and "label" not in rows[0]
     assert not (tmp_path / "clustering" / "metrics.json").exists()
