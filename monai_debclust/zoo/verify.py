@@ -142,7 +142,7 @@ def _expressions(bundle: Path, report: VerifyReport) -> Check:
                "torch, numpy and the standard library, or dynamic or system code")
     listing = "\n".join(str(finding) for finding in findings)
     if problems:
-        return Check("expressions", "fail", f"{summary} ({len(problems)} problems):\n{listing}")
+        return Check("expressions", "fail", f"{summary} ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n{listing}")
     if findings:
         return Check("expressions", "warn", f"{summary} (notices only):\n{listing}")
     return Check("expressions", "pass", f"{count} expressions and _target_s read; all stay within monai, "
