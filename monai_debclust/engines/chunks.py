@@ -15,12 +15,13 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from monai_debclust.utils import atomic_write  # re-exported: its home before the data layer needed it
 
 __all__ = ["atomic_write", "Chunk", "ChunkStore"]
 
@@ -28,44 +29,6 @@ logger = logging.getLogger(__name__)
 
 _CHUNK_NAME = re.compile(r"^chunk-(\d{6,})\.npz$")
 STATE_FILE = "state.json"
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Flush a folder's entries (a rename) to disk where the platform allows it."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -> Iterator[Any]:
-    """Open a temporary sibling of ``path`` for writing; on success flush it and rename it to ``path``.
-
-    Readers see either the old file or the complete new one, never a partial write. On an
-    exception the temporary file is removed and ``path`` is left untouched.
-
-    Args:
-        path: the final file.
-        mode: ``"w"`` (text) or ``"wb"`` (bytes).
-        open_kwargs: passed to :func:`open`, e.g. ``newline=""`` for CSV.
-    """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(temporary, mode, **open_kwargs) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
 
 
 class Chunk:
