@@ -19,7 +19,22 @@ from monai_debclust.data.longtail import (
     sample_longtail,
     write_class_summary,
 )
-from monai_debclust.data.readers import IMAGE_EXTENSIONS, NIFTI_MODES, ImageReadError, image_format, read_image
+from monai_debclust.data.readers import (
+    IMAGE_EXTENSIONS,
+    MAX_IMAGE_PIXELS,
+    MAX_VOLUME_VOXELS,
+    NIFTI_MODES,
+    image_format,
+    read_image,
+)
+from monai_debclust.data.skips import (
+    DEFAULT_MAX_SKIPPED_FRACTION,
+    ImageReadError,
+    TooManySkippedError,
+    check_skipped,
+    reason_category,
+    skipped_by_reason,
+)
 from monai_debclust.data.synthetic import preview_sheet, read_labels_csv, write_synthetic_cohort
 from monai_debclust.data.synthetic_dermoscopy import (
     DERMOSCOPY_CLASSES,
@@ -38,19 +53,24 @@ from monai_debclust.data.synthetic_fundus import (
 
 __all__ = [
     "AUTO_LAYOUT",
+    "DEFAULT_MAX_SKIPPED_FRACTION",
     "DERMOSCOPY_CLASSES",
     "DERMOSCOPY_COUNTS",
     "FUNDUS_CLASSES",
     "FUNDUS_COUNTS",
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
+    "MAX_IMAGE_PIXELS",
+    "MAX_VOLUME_VOXELS",
     "NIFTI_MODES",
     "GuardedDataset",
     "ImageArchive",
     "ImageReadError",
     "LoadArchiveImaged",
     "ToFloatd",
+    "TooManySkippedError",
     "apply_layout",
+    "check_skipped",
     "choose_layout",
     "class_count_summary",
     "dermoscopy_counts",
@@ -67,6 +87,7 @@ __all__ = [
     "preview_sheet",
     "read_image",
     "read_labels_csv",
+    "reason_category",
     "read_table",
     "register_layout",
     "render_dermoscopy",
@@ -74,6 +95,7 @@ __all__ = [
     "sample_longtail",
     "scan_archive",
     "skip_collate",
+    "skipped_by_reason",
     "write_class_summary",
     "write_skipped_csv",
 ]

@@ -9,7 +9,8 @@ lists them. Two ways to train on them:
   ``float32`` in ``[0, 1]`` inside the training transforms.
 * :class:`GuardedDataset` with :class:`LoadArchiveImaged` decodes on the fly (any archive size);
   a bad file comes back as ``dict(id=..., error=reason)`` and :func:`skip_collate` moves it
-  into the batch's ``"skipped"`` list, which also works from DataLoader worker processes.
+  into the batch's ``"skipped"`` list, which also works from DataLoader worker processes. Only
+  a bad file is skipped (see :mod:`~monai_debclust.data.skips`): any other error propagates.
 
 Resizing squeezes the whole image to ``image_size x image_size`` (bilinear with antialiasing;
 trilinear for volumes); the aspect ratio is not kept, which for the square-ish fundus and
@@ -21,7 +22,6 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import tempfile
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -32,7 +32,9 @@ from monai.transforms import MapTransform
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from monai_debclust.data.readers import ImageReadError, read_image
+from monai_debclust.data.readers import read_image
+from monai_debclust.data.skips import FILE_ERRORS, ImageReadError, as_read_error
+from monai_debclust.utils import atomic_write
 
 __all__ = [
     "load_image",
@@ -48,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 #: ITU-R BT.601 luma weights, as Pillow's RGB -> L conversion.
 _LUMA = (0.299, 0.587, 0.114)
-#: Exceptions that mean "this file cannot be read" when a transform other than ours decodes.
-_FILE_ERRORS = (ImageReadError, OSError, EOFError)
 
 
 def _match_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
@@ -139,14 +139,18 @@ class ToFloatd(MapTransform):
         return d
 
 
-def _file_error(exc: BaseException) -> BaseException | None:
-    """The file-level error behind ``exc`` (MONAI wraps transform errors in ``RuntimeError``)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, _FILE_ERRORS):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
+def _file_error(exc: BaseException, path: str | os.PathLike) -> ImageReadError | None:
+    """The bad file behind ``exc``, or ``None`` when ``exc`` is a bug that must propagate.
+
+    MONAI wraps a failing transform's exception in a plain ``RuntimeError`` (``from`` the
+    original), once per level of ``Compose``; only those wrappers are looked through.
+    """
+    while exc is not None:
+        if isinstance(exc, (ImageReadError, *FILE_ERRORS)):
+            return as_read_error(path, exc)
+        if type(exc) is not RuntimeError:
+            return None
+        exc = exc.__cause__
     return None
 
 
@@ -154,31 +158,39 @@ class GuardedDataset(Dataset):
     """A MONAI :class:`~monai.data.Dataset` whose unreadable items come back as ``dict(id, error)``.
 
     An item is skipped when its transform fails with
-    :class:`~monai_debclust.data.readers.ImageReadError` (what :class:`LoadArchiveImaged`
-    raises for any decoding failure) or with an ``OSError``/``EOFError`` from another reader,
-    however deeply MONAI wrapped it. Any other exception is a bug in the pipeline and propagates.
+    :class:`~monai_debclust.data.skips.ImageReadError` (what :class:`LoadArchiveImaged`
+    raises for a bad file) or, from another reader, with one of
+    :data:`~monai_debclust.data.skips.FILE_ERRORS`, inside MONAI's wrapping. Any other
+    exception (a bug, ``MemoryError``, an ``OSError`` of exhausted file descriptors) propagates.
+    A failure of the storage rather than the file adds ``"transient": True`` (try it again later).
     """
 
     def _transform(self, index: int) -> dict:
         try:
             return super()._transform(index)
         except Exception as exc:
-            error = _file_error(exc)
+            item = self.data[index]
+            error = _file_error(exc, item.get("path", ""))
             if error is None:
                 raise
-            item = self.data[index]
-            reason = error.reason if isinstance(error, ImageReadError) else f"{type(error).__name__}: {error}"
-            return {"id": item.get("id", str(item.get("path"))), "error": reason}
+            sample = {"id": item.get("id", str(item.get("path"))), "error": error.reason}
+            if error.transient:
+                sample["transient"] = True
+            return sample
 
 
 def skip_collate(batch: Sequence[Mapping]) -> dict:
     """MONAI's ``list_data_collate`` of the valid samples, plus ``"skipped"``: ``[(id, reason), ...]``.
 
-    A batch of bad files only collates to ``{"skipped": [...]}``.
+    A batch of bad files only collates to ``{"skipped": [...]}``. When some of the skipped
+    files failed for a transient reason (the storage, not the file), ``"transient"`` lists their ids.
     """
     valid = [sample for sample in batch if "error" not in sample]
     collated = list_data_collate(valid) if valid else {}
     collated["skipped"] = [(sample["id"], sample["error"]) for sample in batch if "error" in sample]
+    transient = [sample["id"] for sample in batch if sample.get("transient")]
+    if transient:
+        collated["transient"] = transient
     return collated
 
 
@@ -223,19 +235,11 @@ def load_cohort(
 
 
 def write_skipped_csv(rows: Iterable[tuple[str, str]], path: str | os.PathLike) -> Path:
-    """Write ``id,reason`` rows to ``path`` atomically (a temporary file, then ``os.replace``)."""
+    """Write ``id,reason`` rows to ``path`` atomically (see :func:`~monai_debclust.utils.atomic_write`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w", newline="", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            writer = csv.writer(handle)
-            writer.writerow(["id", "reason"])
-            writer.writerows(rows)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "reason"])
+        writer.writerows(rows)
     return path

@@ -2,9 +2,14 @@
 
 Every file is decoded *fully* inside a guard: Pillow opens a truncated JPEG and fails only at
 ``load()``, pydicom reads a cut-short file and fails only at ``pixel_array``, nibabel fails only
-when the data are read. Whatever a decoder raises comes out of :func:`read_image` as
-:class:`ImageReadError` with a short reason a person can act on, so a caller skips and records
-the file instead of aborting a run.
+when the data are read. What a decoder raises for a bad file comes out of :func:`read_image` as
+:class:`~monai_debclust.data.skips.ImageReadError` with a short reason a person can act on, so a
+caller skips and records the file instead of aborting a run; anything else (a bug, exhausted
+memory) propagates. :mod:`~monai_debclust.data.skips` says which errors are which.
+
+Images larger than :data:`MAX_IMAGE_PIXELS` per frame, or :data:`MAX_VOLUME_VOXELS` per file,
+are refused from their header, before anything is decoded (a "decompression bomb": a 20,000 x
+20,000 PNG of zeros is 400 KB on disk and 1.6 GB as ``float32``).
 
 Intensities end in ``[0, 1]``:
 
@@ -34,6 +39,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +51,17 @@ from PIL import Image, UnidentifiedImageError
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi, get_decoder
 
-__all__ = ["IMAGE_EXTENSIONS", "NIFTI_MODES", "ImageReadError", "image_format", "read_image"]
+from monai_debclust.data.skips import DECODE_ERRORS, ImageReadError, os_error_reason
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "MAX_IMAGE_PIXELS",
+    "MAX_VOLUME_VOXELS",
+    "NIFTI_MODES",
+    "ImageReadError",  # defined in skips, where the other read errors are classified
+    "image_format",
+    "read_image",
+]
 
 _PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 _DICOM_SUFFIXES = (".dcm", ".dicom")
@@ -54,25 +71,20 @@ _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 IMAGE_EXTENSIONS: tuple[str, ...] = (*_PIL_FORMATS, *_DICOM_SUFFIXES, *_NIFTI_SUFFIXES)
 NIFTI_MODES = ("slice", "volume")
 
+#: Pixels of one 2-D image or frame above which a file is refused unread: Pillow's own default
+#: (``PIL.Image.MAX_IMAGE_PIXELS``, about 9,459 x 9,459), 1 GiB as ``float32`` RGB. The largest
+#: fundus and dermoscopy photographs have about 24 million.
+MAX_IMAGE_PIXELS = 89_478_485
+#: Voxels of a whole NIfTI volume or multi-frame DICOM above which it is refused unread: 2**28,
+#: 1 GiB as ``float32`` (a 512 x 512 x 1024 CT).
+MAX_VOLUME_VOXELS = 2**28
+
 _GZIP_MAGIC = b"\x1f\x8b"
-_REASON_CHARS = 200
-
-
-class ImageReadError(Exception):
-    """A file that cannot be decoded to an image; ``reason`` says why in a few words."""
-
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        reason = " ".join(reason.split())  # one line, at most _REASON_CHARS characters
-        if len(reason) > _REASON_CHARS:
-            reason = reason[: _REASON_CHARS - 3] + "..."
-        super().__init__(f"{path}: {reason}")
-        self.path, self.reason = str(path), reason
-
-    def __reduce__(self):  # keeps (path, reason) through pickling, e.g. out of a DataLoader worker
-        return type(self), (self.path, self.reason)
 
 
 def _has_dicom_preamble(path: Path) -> bool:
+    if not path.is_file():  # opening a named pipe would wait for a writer
+        return False
     try:
         with open(path, "rb") as handle:
             head = handle.read(132)
@@ -103,14 +115,35 @@ def image_format(path: str | os.PathLike) -> str | None:
 
 
 @contextlib.contextmanager
-def _guard(path: Path, what: str) -> Iterator[None]:
-    """Turn any exception of the block into ``ImageReadError(path, f"{what}: {message}")``."""
+def _guard(path: Path, what: str, also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Turn what a decoder raises for a bad file in the block into ``ImageReadError``.
+
+    Caught are :data:`~monai_debclust.data.skips.DECODE_ERRORS` and ``also``; the reason is
+    ``f"{what}: {message}"``, or names the file-system problem (see
+    :func:`~monai_debclust.data.skips.as_read_error`). Other exceptions, and an ``OSError`` of
+    :data:`~monai_debclust.data.skips.RESOURCE_ERRNOS`, propagate.
+    """
     try:
         yield
     except ImageReadError:
         raise
-    except Exception as exc:  # decoders raise anything (OSError, ValueError, struct.error, ...)
-        raise ImageReadError(path, f"{what}: {str(exc) or type(exc).__name__}") from exc
+    except (*DECODE_ERRORS, *also) as exc:
+        error = os_error_reason(path, exc, what) if isinstance(exc, OSError) else ImageReadError(
+            path, f"{what}: {str(exc) or type(exc).__name__}")
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _check_size(path: Path, shape: tuple[int, ...], pixels: int, voxels: int) -> None:
+    """Refuse a file whose header declares more than :data:`MAX_IMAGE_PIXELS` per frame or :data:`MAX_VOLUME_VOXELS`."""
+    if pixels > MAX_IMAGE_PIXELS or voxels > MAX_VOLUME_VOXELS:
+        size = " x ".join(str(n) for n in shape)
+        if pixels > MAX_IMAGE_PIXELS:
+            limit = f"{MAX_IMAGE_PIXELS:,} pixels per frame"
+        else:
+            limit = f"{MAX_VOLUME_VOXELS:,} voxels"
+        raise ImageReadError(path, f"decompression bomb: {size} is more than the limit of {limit}")
 
 
 def _rescale(array: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -137,10 +170,15 @@ def _volume_output(volume: np.ndarray, nifti_mode: str) -> np.ndarray:
 def _read_pil(path: Path, label: str) -> np.ndarray:
     with _guard(path, f"truncated or corrupt {label}"):
         try:
-            image = Image.open(path)
+            with warnings.catch_warnings():  # Pillow warns above its limit; _check_size refuses
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(path)
         except UnidentifiedImageError as exc:
             raise ImageReadError(path, f"not a {label} image Pillow can read") from exc
+        except Image.DecompressionBombError as exc:  # Pillow refuses twice its limit while opening
+            raise ImageReadError(path, f"decompression bomb: {exc}") from exc
         with image:
+            _check_size(path, image.size, image.width * image.height, image.width * image.height)
             image.load()  # Image.open only parses the header; the pixels are decoded here
             if image.mode in ("1", "L", "LA"):
                 array = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
@@ -196,7 +234,15 @@ def _dicom_grey(ds, stored: np.ndarray) -> np.ndarray:
 
 def _decoder_hint(uid) -> str:
     plugin = "pylibjpeg-openjpeg" if "2000" in uid.name else "pylibjpeg-libjpeg"
-    return f"compressed DICOM ({uid.name}) needs a decoder plugin: pip install pylibjpeg {plugin}"
+    return f"no decoder for compressed DICOM: {uid.name} needs a decoder plugin: pip install pylibjpeg {plugin}"
+
+
+#: pydicom also raises these for a corrupt file: ``NotImplementedError`` for an unknown value
+#: representation or transfer syntax, ``RuntimeError`` when every decoder plugin failed.
+_DICOM_ERRORS = (NotImplementedError, RuntimeError)
+#: Elements pydicom needs to decode pixels (it raises ``AttributeError`` without them).
+_DICOM_PIXEL_ELEMENTS = ("Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation", "BitsAllocated")
+_DICOM_INTEGER_ELEMENTS = ("BitsStored", "PixelRepresentation")
 
 
 def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
@@ -204,18 +250,26 @@ def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
         try:
             ds = pydicom.dcmread(path)
         except InvalidDicomError as exc:
-            raise ImageReadError(path, "not a DICOM file (no 'DICM' preamble or file meta header)") from exc
+            raise ImageReadError(path, "not a DICOM file: no 'DICM' preamble or file meta header") from exc
     if not any(key in ds for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise ImageReadError(path, "DICOM has no pixel data")
-    with _guard(path, "truncated or corrupt DICOM pixel data"):
-        uid = ds.file_meta.TransferSyntaxUID
+    with _guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS):  # values are parsed lazily
+        required = _DICOM_PIXEL_ELEMENTS + (_DICOM_INTEGER_ELEMENTS if "PixelData" in ds else ())
+        missing = [keyword for keyword in required if ds.get(keyword) in (None, "")]
+        uid = ds.file_meta.get("TransferSyntaxUID")
+        if uid is None:
+            missing.append("TransferSyntaxUID")
+        if missing:
+            raise ImageReadError(path, f"DICOM lacks required elements: {', '.join(missing)}")
+        samples, rows, columns = int(ds.SamplesPerPixel), int(ds.Rows), int(ds.Columns)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        _check_size(path, (frames, rows, columns), rows * columns, frames * rows * columns)
+    with _guard(path, "truncated or corrupt DICOM pixel data", also=_DICOM_ERRORS):
         if uid.is_compressed and not get_decoder(uid).is_available:
             raise ImageReadError(path, _decoder_hint(uid))
         stored = ds.pixel_array  # decodes every frame
-        samples = int(ds.get("SamplesPerPixel", 1))
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        stored = stored.reshape(frames, int(ds.Rows), int(ds.Columns), samples)
-    with _guard(path, "invalid DICOM intensity transform"):
+        stored = stored.reshape(frames, rows, columns, samples)
+    with _guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
         if samples == 1:
             image = _dicom_grey(ds, stored)
         else:
@@ -229,15 +283,17 @@ def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
 
 def _read_nifti(path: Path, nifti_mode: str) -> np.ndarray:
     if path.name.lower().endswith(".gz"):
-        with open(path, "rb") as handle:
+        with _guard(path, "unreadable file"), open(path, "rb") as handle:
             if handle.read(2) != _GZIP_MAGIC:
                 raise ImageReadError(path, "not a gzip file")
     with _guard(path, "not a NIfTI file"):
         image = nib.load(path)
+        shape = tuple(int(n) for n in image.shape)
+        _check_size(path, shape, int(np.prod(shape[:2])), int(np.prod(shape)))
     with _guard(path, "truncated or corrupt NIfTI"):
         volume = image.get_fdata(dtype=np.float32)  # nibabel is lazy: this reads every voxel
     if volume.size == 0:
-        raise ImageReadError(path, f"NIfTI has no voxels (shape {volume.shape})")
+        raise ImageReadError(path, f"NIfTI has no voxels: shape {volume.shape}")
     if volume.ndim > 3:
         volume = volume[(..., *([0] * (volume.ndim - 3)))]
     volume = volume.reshape(volume.shape + (1,) * (3 - volume.ndim))
@@ -258,18 +314,24 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice") -> np.ndarray
             volume), ``"volume"`` for ``(C, D, H, W)`` from NIfTI and multi-frame DICOM files.
 
     Raises:
-        ImageReadError: for a missing, empty, truncated, corrupt, pixel-less or undecodable
-            file, or one of an unsupported type; ``.reason`` says which.
+        ImageReadError: for a missing, empty, truncated, corrupt, pixel-less, oversized or
+            undecodable file, a folder, a broken or looping symbolic link, or a file of an
+            unsupported type; ``.reason`` says which, ``.transient`` whether to try it again later.
     """
     if nifti_mode not in NIFTI_MODES:
         raise ValueError(f"nifti_mode must be one of {NIFTI_MODES}, got {nifti_mode!r}.")
     path = Path(path)
     with _guard(path, "cannot open file"):
-        if os.path.getsize(path) == 0:
-            raise ImageReadError(path, "empty file")
+        status = os.stat(path)
+    if stat.S_ISDIR(status.st_mode):
+        raise ImageReadError(path, "a folder, not a file")
+    if not stat.S_ISREG(status.st_mode):  # a named pipe or a device would block or never end
+        raise ImageReadError(path, "not a regular file: a pipe, socket or device")
+    if status.st_size == 0:
+        raise ImageReadError(path, "empty file")
     kind = image_format(path)
     if kind is None:
-        raise ImageReadError(path, f"not an image file type (supported: {', '.join(IMAGE_EXTENSIONS)})")
+        raise ImageReadError(path, f"not an image file type: supported are {', '.join(IMAGE_EXTENSIONS)}")
     with _guard(path, f"unreadable {kind}"):
         if kind == "DICOM":
             return _read_dicom(path, nifti_mode)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import logging
 
 import nibabel as nib
@@ -22,7 +23,8 @@ from monai_debclust.data.dataset import (
     skip_collate,
     write_skipped_csv,
 )
-from monai_debclust.data.readers import ImageReadError
+from monai_debclust.data import dataset as dataset_module
+from monai_debclust.data.skips import VANISHED, ImageReadError
 
 RGB = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
 
@@ -94,12 +96,43 @@ def test_guarded_dataset_finds_the_read_error_inside_monai_wrapping(archive):
 def test_guarded_dataset_skips_io_errors_of_other_readers_but_not_bugs(tmp_path):
     items = [{"id": "gone.png", "path": str(tmp_path / "gone.png")}]
     opened = GuardedDataset(items, Lambdad(keys="path", func=lambda path: open(path, "rb").read()))
-    [(key, reason)] = opened[0].items() - {("id", "gone.png")}
-    assert key == "error" and reason.startswith("FileNotFoundError:")
+    assert opened[0] == {"id": "gone.png", "error": VANISHED}
     buggy = GuardedDataset(items, Lambdad(keys="path", func=lambda path: int(path)))
     with pytest.raises(RuntimeError) as info:
         buggy[0]
     assert isinstance(info.value.__cause__, ValueError)
+
+
+@pytest.mark.parametrize("bug", [TypeError("bad argument"), MemoryError(), AttributeError("no such attribute"),
+                                 KeyError("id"), OSError(errno.EMFILE, "Too many open files")])
+def test_guarded_dataset_lets_bugs_and_exhausted_resources_propagate(archive, monkeypatch, bug):
+    def broken(*args, **kwargs):
+        raise bug
+
+    monkeypatch.setattr(dataset_module, "read_image", broken)
+    dataset = GuardedDataset(archive, Compose([LoadArchiveImaged(image_size=8), ToFloatd(keys="image")]))
+    with pytest.raises(RuntimeError) as info:  # MONAI's wrapping, with the bug as its root cause
+        dataset[0]
+    cause = info.value
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    assert cause is bug
+
+
+def test_guarded_dataset_marks_a_transient_storage_error(archive, monkeypatch):
+    read_image = dataset_module.read_image
+
+    def timing_out(path, **kwargs):
+        if path.endswith("rgb0.png"):
+            raise OSError(errno.ETIMEDOUT, "Connection timed out", path)
+        return read_image(path, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "read_image", timing_out)
+    dataset = GuardedDataset(archive, LoadArchiveImaged(image_size=8))
+    assert dataset[0] == {"id": "rgb0.png", "error": "temporary I/O error: Connection timed out", "transient": True}
+    batch = skip_collate([dataset[0], dataset[1]])
+    timed_out = ("rgb0.png", "temporary I/O error: Connection timed out")
+    assert batch == {"skipped": [timed_out, ("empty.jpg", "empty file")], "transient": ["rgb0.png"]}
 
 
 def test_skip_collate_of_an_all_bad_batch_is_only_the_skipped_list():

@@ -231,7 +231,7 @@ def test_2d_and_4d_nifti_become_one_volume(tmp_path, shape, expected):
 
 def test_nifti_without_voxels_is_a_read_error(tmp_path):
     path = write_nifti(tmp_path / "v.nii", np.zeros((5, 5, 0), np.float32))
-    with pytest.raises(ImageReadError, match=r"NIfTI has no voxels \(shape \(5, 5, 0\)\)"):
+    with pytest.raises(ImageReadError, match=r"NIfTI has no voxels: shape \(5, 5, 0\)"):
         read_image(path)
 
 
@@ -337,7 +337,7 @@ def test_load_cohort_skips_the_bad_file(tmp_path, bad_file):
 
 def test_missing_file_and_unsupported_type_raise(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(ImageReadError, match="cannot open file"):
+    with pytest.raises(ImageReadError, match="file vanished since the archive was listed"):
         read_image(tmp_path / "absent.png")
     with pytest.raises(ImageReadError, match="not an image file type"):
         read_image(tmp_path / "notes.txt")
