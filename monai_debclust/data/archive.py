@@ -3,7 +3,11 @@
 A file's identifier everywhere is its path relative to the archive root, with ``/``
 separators (``glaucoma/g0001.jpg``). Hidden files and folders (``.name``) are skipped, and so
 is everything that is not an image by :func:`~monai_debclust.data.readers.image_format`
-(``labels.csv``, ``LICENSE.txt``, a ``DICOMDIR`` index, ...).
+(``labels.csv``, ``LICENSE.txt``, a ``DICOMDIR`` index, ...), and a folder named like an image
+(``x.png/``). Symbolic links to folders are followed, each real folder scanned once, so a link
+that loops back to an ancestor ends the descent instead of recursing forever. A symbolic link to
+a file is listed like the file; a broken or looping one is listed too, and skipped with its
+reason when it is read.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
 from monai_debclust.data.layouts import apply_layout, get_layout
@@ -40,6 +44,29 @@ def _extensions(extensions: Iterable[str] | None) -> tuple[str, ...] | None:
     return wanted
 
 
+def _walk(root: Path) -> Iterator[tuple[str, list[str]]]:
+    """``(folder, file names)`` of every folder under ``root``, following links to folders, each real folder once."""
+    seen: set[tuple[int, int]] = set()
+
+    def unlisted(error: OSError) -> None:
+        logger.warning("cannot list %s, its images are left out: %s", error.filename, error.strerror or error)
+
+    for folder, subfolders, files in os.walk(root, onerror=unlisted, followlinks=True):
+        try:
+            status = os.stat(folder)
+        except OSError as error:
+            unlisted(error)
+            subfolders[:] = []
+            continue
+        if (status.st_dev, status.st_ino) in seen:  # a link back to a folder already scanned
+            logger.warning("not scanning %s again: it links to a folder already scanned.", folder)
+            subfolders[:] = []
+            continue
+        seen.add((status.st_dev, status.st_ino))
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        yield folder, files
+
+
 def scan_archive(root: str | os.PathLike, extensions: Iterable[str] | None = None) -> list[str]:
     """Sorted relative POSIX ids of the images under ``root``, searched recursively.
 
@@ -54,8 +81,7 @@ def scan_archive(root: str | os.PathLike, extensions: Iterable[str] | None = Non
         raise FileNotFoundError(f"archive root {root} is not a folder.")
     wanted = _extensions(extensions)
     ids = []
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+    for folder, files in _walk(root):
         for name in files:
             if name.startswith(".") or name.upper() == "DICOMDIR":
                 continue
