@@ -87,7 +87,7 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def _first_line(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
     cause = user_error(exc) or exc
     text = str(cause).strip()
     return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
@@ -153,7 +153,7 @@ def _weights(bundle: Path) -> Check:
     try:
         network = load_trained_network(bundle / "models" / "model.pt")
     except Exception as exc:
-        return Check("weights", "fail", _first_line(exc))
+        return Check("weights", "fail", _reason(exc))
     count = sum(parameter.numel() for parameter in network.parameters())
     return Check("weights", "pass", f"models/model.pt loads weights-only into {type(network).__name__} "
                                     f"({count} parameters) described by models/network.json")
@@ -178,7 +178,7 @@ def _network_in_out(bundle: Path) -> Check:
         verify_net_in_out(net_id="network_def", meta_file=str(bundle / "configs" / "metadata.json"),
                           config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(bundle))
     except Exception as exc:
-        return Check("network in/out", "fail", _first_line(exc))
+        return Check("network in/out", "fail", _reason(exc))
     return Check("network in/out", "pass", f"verify_net_in_out: network_def maps {_input_shape(bundle)} to the "
                                            "output channels and dtype of metadata outputs.pred")
 
@@ -193,7 +193,7 @@ def _torchscript(bundle: Path) -> Check:
                         config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(bundle), use_trace=True)
         except Exception as exc:
             status = "fail" if shipped.is_file() else "warn"
-            return Check("TorchScript", status, f"ckpt_export cannot trace network_def ({_first_line(exc)}); "
+            return Check("TorchScript", status, f"ckpt_export cannot trace network_def ({_reason(exc)}); "
                                                 + ("yet models/model.ts is shipped" if shipped.is_file()
                                                    else "the bundle ships no models/model.ts"))
         network = _inference_parser(bundle).get_parsed_content("network_def").eval()
@@ -238,7 +238,7 @@ def _inference(bundle: Path) -> Check:
             with open(output / "clustering" / "assignments.csv", newline="", encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
         except Exception as exc:
-            return Check("inference", "fail", _first_line(exc))
+            return Check("inference", "fail", _reason(exc))
     if sorted(row["id"] for row in rows) != names:
         return Check("inference", "fail", f"assignments.csv lists {len(rows)} images, expected {names}")
     return Check("inference", "pass", f"{len(names)} generated images clustered: assignments.csv has a row for each "

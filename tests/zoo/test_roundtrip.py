@@ -89,7 +89,7 @@ def test_monai_download_over_http_then_inference_assigns_as_the_original_bundle(
     options = ["--device", "cpu", "--num_workers", "0"]
     result = run([sys.executable, "-m", "monai.bundle", "run", "inference", "--config_file",
                   str(bundle / "configs" / "inference.json"), "--bundle_root", str(bundle), "--dataset_dir",
-                  str(archive), "--output_dir", str(tmp_path / "downloaded_run"), *options], )
+                  str(archive), "--output_dir", str(tmp_path / "downloaded_run"), *options])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     status, _, err = cli(capsys, "cluster", str(archive), "--bundle", str(BUNDLE), "--output", str(training_run),
                          *options)
