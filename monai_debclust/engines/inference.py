@@ -5,7 +5,9 @@
 
 1. streams the archive through the data layer (``GuardedDataset`` + the bundle's loading
    transform + ``skip_collate`` in a MONAI ``DataLoader``), so memory stays bounded however
-   many files there are, and a file that cannot be read is recorded, never fatal;
+   many files there are, and a file that cannot be read is recorded, never fatal (a bug is: see
+   :mod:`~monai_debclust.data.skips`). A file whose storage failed for now (a network file
+   system timing out) is reported but not recorded as done, so the next run tries it again;
 2. embeds every readable image (``network.embed``) and writes the embeddings chunk by chunk
    to durable chunk files (:class:`~monai_debclust.engines.chunks.ChunkStore`); a run that is
    killed resumes from the last complete chunk, and a later run with the same model and
@@ -13,7 +15,11 @@
 3. assigns clusters with the trained DEC head (or with the centres of a k-means re-clustering
    of the embeddings for another K), flags outliers, and writes ``assignments.csv``,
    ``embeddings.npy`` + ``embeddings_index.csv``, ``skipped.csv``, ``summary.json``, the
-   plots, ``metrics.json`` when labels are known, and the self-contained ``report.html``.
+   plots, ``metrics.json`` when labels are known, and the self-contained ``report.html``;
+4. counts the skipped files per reason (``summary.json``, the printed summary, the report) and,
+   once every output is written, fails with
+   :class:`~monai_debclust.data.skips.TooManySkippedError` when more than
+   ``max_skipped_fraction`` of the files were skipped.
 
 Every output file is written atomically (temporary name, ``fsync``, rename), in archive order.
 
@@ -45,10 +51,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from monai_debclust.data import GuardedDataset, skip_collate, write_skipped_csv
+from monai_debclust.data.skips import DEFAULT_MAX_SKIPPED_FRACTION, check_skipped, skipped_by_reason
 from monai_debclust.engines.chunks import Chunk, ChunkStore, atomic_write
 from monai_debclust.engines.outputs import CheckpointError, load_trained_network, write_json
 from monai_debclust.evaluation.kmeans import kmeans
 from monai_debclust.evaluation.metrics import cluster_report
+from monai_debclust.errors import EmptyArchiveError
 from monai_debclust.evaluation.report import render_html_report, report_figures, summary_text
 from monai_debclust.networks import ClusteringHead
 
@@ -107,6 +115,8 @@ class ArchiveClusterer:
             percentile; ``None`` for the percentile.
         map_points: the 2-D map shows (and its PCA is fitted on) at most this many images.
         montage_size: typical and atypical images shown per cluster.
+        max_skipped_fraction: the run fails (after writing its results) when more than this
+            share of the files could not be read; ``1.0`` never fails.
         load_settings: the settings of ``transform`` (image size, channels, ...); recorded in the
             summary and part of the resume fingerprint, so changing them starts the embedding over.
         bundle: description of the bundle and checkpoint (name, version, ckpt path) for the summary.
@@ -131,6 +141,7 @@ class ArchiveClusterer:
         min_confidence: float | None = None,
         map_points: int = 20_000,
         montage_size: int = 6,
+        max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION,
         load_settings: Mapping[str, Any] | None = None,
         bundle: Mapping[str, Any] | None = None,
         resume: bool = True,
@@ -143,6 +154,8 @@ class ArchiveClusterer:
             raise ValueError(f"recluster must be a number of clusters >= 1, got {recluster}.")
         if not 50.0 <= outlier_percentile <= 100.0:
             raise ValueError(f"outlier_percentile must be in [50, 100], got {outlier_percentile}.")
+        if not 0.0 <= max_skipped_fraction <= 1.0:
+            raise ValueError(f"max_skipped_fraction must be in [0, 1], got {max_skipped_fraction}.")
         self.archive, self.network, self.transform = archive, network, transform
         self.output_dir = Path(output_dir)
         self.device = torch.device(device)
@@ -150,17 +163,24 @@ class ArchiveClusterer:
         self.recluster, self.recluster_seed, self.recluster_max_points = recluster, recluster_seed, recluster_max_points
         self.outlier_percentile, self.min_confidence = outlier_percentile, min_confidence
         self.map_points, self.montage_size = map_points, montage_size
+        self.max_skipped_fraction = max_skipped_fraction
         self.load_settings = dict(load_settings or {})
         self.bundle = dict(bundle or {})
         self.resume, self.progress = resume, progress
 
     # -- embedding pass -------------------------------------------------------------------------
 
-    def _embed(self, pending: list[dict], store: ChunkStore) -> float:
-        """Embed ``pending`` items into chunks of ``store``; return the seconds it took."""
+    def _embed(self, pending: list[dict], store: ChunkStore) -> tuple[float, list[tuple[str, str]]]:
+        """Embed ``pending`` items into chunks of ``store``.
+
+        Returns:
+            ``(seconds, retry)``: the time it took, and ``(id, reason)`` of the files whose
+            storage failed for now; they are in no chunk, so a resumed run reads them again.
+        """
         started = time.perf_counter()
+        retry: list[tuple[str, str]] = []
         if not pending:
-            return 0.0
+            return 0.0, retry
         dim = self.network.clustering.centres.shape[1]
         self.network.to(self.device).eval()
         loader = DataLoader(GuardedDataset(pending, self.transform), batch_size=self.batch_size,
@@ -177,7 +197,9 @@ class ArchiveClusterer:
                                           disable=not self.progress) as bar:
             for batch in loader:
                 bad = list(batch.get("skipped", []))
-                skipped.extend(bad)
+                transient = set(batch.get("transient", ()))
+                skipped.extend(row for row in bad if row[0] not in transient)
+                retry.extend(row for row in bad if row[0] in transient)
                 if "image" in batch:
                     images = torch.as_tensor(batch["image"]).to(self.device, dtype=torch.float32)
                     features.append(self.network.embed(images).float().cpu().numpy())
@@ -187,7 +209,7 @@ class ArchiveClusterer:
                     flush()
             if ids or skipped:
                 flush()
-        return time.perf_counter() - started
+        return time.perf_counter() - started, retry
 
     # -- gathering the chunks in archive order ----------------------------------------------------
 
@@ -285,7 +307,13 @@ class ArchiveClusterer:
     # -- the whole run ----------------------------------------------------------------------------
 
     def run(self) -> dict:
-        """Cluster the archive and write every output; return the summary (also ``summary.json``)."""
+        """Cluster the archive and write every output; return the summary (also ``summary.json``).
+
+        Raises:
+            EmptyArchiveError: no file could be read (``skipped.csv`` says why).
+            TooManySkippedError: more than ``max_skipped_fraction`` of the files were skipped;
+                raised after every output is written, so the results stay on disk.
+        """
         started = time.perf_counter()
         self.output_dir.mkdir(parents=True, exist_ok=True)
         items = list(self.archive.items)
@@ -301,14 +329,19 @@ class ArchiveClusterer:
         pending = [item for item in items if item["id"] not in done]
         if done:
             logger.info(f"resuming: {len(items) - len(pending)} of {len(items)} files already done in {store.folder}.")
-        embed_seconds = self._embed(pending, store)
+        embed_seconds, retry = self._embed(pending, store)
+        if retry:
+            logger.warning(f"{len(retry)} files could not be read for now (storage errors); they are listed in "
+                           "skipped.csv and read again by the next run.")
 
         assign_started = time.perf_counter()
         dim = self.network.clustering.centres.shape[1]
         embeddings, positions, skipped = self._assemble(items, store, dim)
-        write_skipped_csv(skipped, self.output_dir / "skipped.csv")
+        position = {item["id"]: i for i, item in enumerate(items)}
+        skipped = sorted(skipped + retry, key=lambda row: position[row[0]])
+        skipped_csv = write_skipped_csv(skipped, self.output_dir / "skipped.csv")
         if len(embeddings) == 0:
-            raise RuntimeError(f"none of the {len(items)} files could be read; see {self.output_dir / 'skipped.csv'}.")
+            raise EmptyArchiveError(f"none of the {len(items)} files could be read; see {skipped_csv}.")
         head, source = self._head(embeddings)
         q, distance = self._assign(embeddings, head)
         clusters, confidence = q.argmax(axis=1), q.max(axis=1)
@@ -335,6 +368,7 @@ class ArchiveClusterer:
             "bundle": self.bundle,
             "images": {
                 "found": len(items), "clustered": len(ids), "skipped": len(skipped),
+                "skipped_by_reason": skipped_by_reason(skipped), "retry_next_run": len(retry),
                 "outliers": int(outlier.sum()), "from_earlier_run": len(items) - len(pending),
             },
             "clusters": {
@@ -354,7 +388,7 @@ class ArchiveClusterer:
             "settings": {
                 "device": str(self.device), "batch_size": self.batch_size, "num_workers": self.num_workers,
                 "chunk_size": self.chunk_size, "recluster": self.recluster, "recluster_seed": self.recluster_seed,
-                **self.load_settings,
+                "max_skipped_fraction": self.max_skipped_fraction, **self.load_settings,
             },
             "timings": {"embed_s": round(embed_seconds, 3),
                         "images_per_s": round(len(pending) / embed_seconds, 2) if embed_seconds else None,
@@ -374,4 +408,5 @@ class ArchiveClusterer:
         with atomic_write(self.output_dir / "report.html", encoding="utf-8") as handle:
             handle.write(render_html_report(summary, figures, metrics, skipped[:REPORT_SKIPPED_ROWS]))
         print(summary_text(summary, metrics), flush=True)
+        check_skipped(skipped, len(items), self.max_skipped_fraction, skipped_csv)
         return summary

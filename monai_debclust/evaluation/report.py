@@ -124,6 +124,11 @@ def summary_text(summary: Mapping, metrics: Mapping | None) -> str:
         f"({images['skipped']} skipped, {images['outliers']} outliers)",
         "cluster sizes: " + ", ".join(f"{k}: {n}" for k, n in enumerate(clusters["counts"])),
     ]
+    if images.get("skipped_by_reason"):
+        lines.append("skipped: " + ", ".join(f"{n} {reason}" for reason, n in images["skipped_by_reason"].items()))
+    if images.get("retry_next_run"):
+        lines.append(f"{images['retry_next_run']} of the skipped files failed for now (storage errors) and are read "
+                     "again by the next run")
     if metrics is not None:
         lines += ["", format_report(metrics)]
     lines += ["", f"results in {summary['output_dir']}: assignments.csv, report.html, summary.json"]
@@ -221,12 +226,13 @@ def _metrics_section(metrics: Mapping, figures: Mapping[str, ReportFigure]) -> s
     return "\n".join(parts)
 
 
-def _skipped_section(skipped: Sequence[tuple[str, str]], total: int) -> str:
+def _skipped_section(skipped: Sequence[tuple[str, str]], total: int, by_reason: Mapping[str, int]) -> str:
     if total == 0:
         return "<h2 id='skipped'>Skipped files</h2><p>Every image file was read.</p>"
     note = f"<p>{total} files could not be read; all are listed in <code>skipped.csv</code>"
     note += f", the first {len(skipped)} here.</p>" if len(skipped) < total else ".</p>"
-    return "<h2 id='skipped'>Skipped files</h2>" + note + _table(["file", "reason"], skipped)
+    reasons = _table(["reason", "files"], list(by_reason.items())) if by_reason else ""
+    return "<h2 id='skipped'>Skipped files</h2>" + note + reasons + _table(["file", "reason"], skipped)
 
 
 def render_html_report(
@@ -270,7 +276,8 @@ def render_html_report(
     parts += [_figure(by_key[key]) for key in ("sizes", "map", "montage") if key in by_key]
     if metrics is not None:
         parts.append(_metrics_section(metrics, by_key))
-    parts.append(_skipped_section(skipped, summary["images"]["skipped"]))
+    images = summary["images"]
+    parts.append(_skipped_section(skipped, images["skipped"], images.get("skipped_by_reason") or {}))
     parts += [
         "<h2 id='run'>Run</h2>",
         _table(["setting", "value"], sorted(summary["settings"].items())),
