@@ -101,7 +101,10 @@ class SoftAssignmentNet(nn.Module):
 
     The Model Zoo's checks (``verify_net_in_out``: one output tensor whose dim 1 is
     ``outputs.pred.num_channels`` = K) and TorchScript export (``torch.jit.trace``) need a
-    network that returns a tensor, not the dictionary of :class:`DebClustNet`.
+    network that returns a tensor, not the dictionary of :class:`DebClustNet`. The network's
+    sub-modules are registered here under their own names, so this module's state dict *is*
+    the network's (``encoder.*``, ``clustering.*``, ...) and ``models/model.pt`` loads into it
+    strictly, as MONAI's ``ckpt_export`` does.
 
     Args:
         network: a :class:`DebClustNet` (or anything with ``assign(image) -> q``).
@@ -109,7 +112,13 @@ class SoftAssignmentNet(nn.Module):
 
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
-        self.network = network
+        for name, child in network.named_children():
+            self.add_module(name, child)
+        for name, parameter in network.named_parameters(recurse=False):
+            self.register_parameter(name, parameter)
+        for name, buffer in network.named_buffers(recurse=False):
+            self.register_buffer(name, buffer)
+        object.__setattr__(self, "_assign", network.assign)  # the method, not a second copy of the modules
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.network.assign(image)
+        return self._assign(image)

@@ -4,12 +4,10 @@ from monai_debclust.zoo.archive import ArchiveError, bundle_folder_of, safe_extr
 from monai_debclust.zoo.expressions import ALLOWED_MODULES, Finding, audit_bundle, audit_configs
 from monai_debclust.zoo.export import CONFIG_OVERRIDES, ExportError, ExportResult, export_bundle, exported_config
 from monai_debclust.zoo.metadata import SCHEMA_FILE, MetadataError, check_metadata, schema_errors
-from monai_debclust.zoo.network import AssignmentNetwork
 
 __all__ = [
     "ALLOWED_MODULES",
     "ArchiveError",
-    "AssignmentNetwork",
     "CONFIG_OVERRIDES",
     "ExportError",
     "ExportResult",

@@ -12,7 +12,9 @@ then ``out_dir/<name>_v<version>.zip`` (one top-level folder ``<name>/``, reprod
 The configs are the repository bundle's own, with the same keys and code paths; an exported copy
 only gets the top-level keys of :data:`CONFIG_OVERRIDES`, so that it reads its weights from its
 own ``models/`` folder (``bundle_root``, ``"."`` as in the Model Zoo: run from the bundle folder,
-or pass ``--bundle_root``) and has the ``network_def`` the Zoo's checks run. ``model.pt`` is
+or pass ``--bundle_root``). The ``network_def`` the Zoo's checks run is the repository's own
+(:class:`~monai_debclust.networks.SoftAssignmentNet`, whose state dict is the trained
+network's). ``model.pt`` is
 checked before it is copied: it must load weights-only into the network ``network.json``
 describes (:func:`~monai_debclust.engines.load_trained_network`).
 """
@@ -50,24 +52,17 @@ CONFIG_SOURCES: dict[str, tuple[tuple[str, ...], bool]] = {
     "logging.conf": (("configs/logging.conf", "logging.conf"), True),
 }
 _BUNDLE_ROOT = {"bundle_root": "."}
-#: Top-level keys each exported config gets (added, or replacing the repository's value).
+#: Top-level keys each exported config sets (each one a key of the repository's config).
 CONFIG_OVERRIDES: dict[str, dict[str, Any]] = {
     "train.json": _BUNDLE_ROOT,
     "inference.json": {
         **_BUNDLE_ROOT,
         "bundle_dir": "@bundle_root",
         "ckpt_path": "$@bundle_dir + '/models/model.pt'",
-        "train_command": "$'python -m monai.bundle run training --config_file ' + @bundle_dir + '/configs/train.json"
-                         " --bundle_root ' + @bundle_dir + ' --output_dir ' + @bundle_dir"
-                         " + (' --dataset_dir ' + @dataset_dir if @dataset_dir else '')",
-        "network_def": "$monai_debclust.zoo.AssignmentNetwork(@network)",
+        "train_config": "$@bundle_dir + '/configs/train.json'",
     },
     "evaluate.json": {"ckpt_path": "$@bundle_root + '/models/model.pt'"},
 }
-#: Imports an exported config needs for its overrides.
-CONFIG_IMPORTS = {"inference.json": ["$import monai_debclust.zoo"]}
-#: Where a new key goes: right after this key (or first), so the config reads in the usual order.
-_PLACE_AFTER = {"bundle_root": "imports", "network_def": "train_command"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -105,20 +100,16 @@ def _source(bundle_dir: Path, name: str) -> Path | None:
 
 
 def exported_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The exported copy of the repository config ``name``: :data:`CONFIG_OVERRIDES` set at the top level."""
+    """The exported copy of the repository config ``name``: the keys of :data:`CONFIG_OVERRIDES` replaced.
+
+    Raises:
+        ExportError: the repository config lacks a key the export sets.
+    """
     overrides = CONFIG_OVERRIDES.get(name, {})
-    exported = {key: overrides.get(key, value) for key, value in config.items()}
-    if name in CONFIG_IMPORTS:
-        imports = list(exported.get("imports", []))
-        exported["imports"] = imports + [line for line in CONFIG_IMPORTS[name] if line not in imports]
-    for key, value in overrides.items():
-        if key in exported:
-            continue
-        after = _PLACE_AFTER.get(key)
-        keys = list(exported)
-        position = keys.index(after) + 1 if after in exported else 0
-        exported = dict([*exported.items()][:position] + [(key, value)] + [*exported.items()][position:])
-    return exported
+    missing = sorted(set(overrides) - set(config))
+    if missing:
+        raise ExportError(f"the bundle's {name} has no {', '.join(missing)}, which the exported copy sets.")
+    return {key: overrides.get(key, value) for key, value in config.items()}
 
 
 def _run_files(run_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:

@@ -89,3 +89,10 @@ def test_soft_assignment_net_is_one_tensor_and_survives_torchscript_tracing(tmp_
     path = tmp_path / "model.ts"
     torch.jit.trace(wrapped, image).save(str(path))
     torch.testing.assert_close(torch.jit.load(str(path))(image), q)
+
+
+def test_soft_assignment_net_has_the_state_dict_of_the_network_it_wraps():
+    net = DebClustNet(ConvMixerEncoder(**SMALL), num_clusters=3)
+    wrapped = SoftAssignmentNet(net)
+    assert list(wrapped.state_dict()) == list(net.state_dict())
+    wrapped.load_state_dict(net.state_dict(), strict=True)  # what MONAI's ckpt_export does with model.pt
