@@ -3,7 +3,7 @@
 Example (paths relative to the working directory)::
 
     output_dir: runs/experiments/demo
-    methods: [joint, simclr, simsiam]
+    methods: [joint, simclr, simsiam]      # or recipes: {name: joint_beta0, method: joint, settings: {beta: 0}}
     seeds: [0, 1, 2]
     settings: {epochs: 6, image_size: 32, dim: 32, depth: 2}  # bundle overrides of every run: the budget
     evaluate: {probe_epochs: 100}                              # overrides of evaluate.json
@@ -34,7 +34,7 @@ import yaml
 from monai_debclust.data import IMAGE_EXTENSIONS, longtail_counts
 from monai_debclust.engines.methods import METHODS
 
-__all__ = ["DatasetSpec", "ExperimentGrid", "Run", "load_grid", "prepare_dataset"]
+__all__ = ["DatasetSpec", "ExperimentGrid", "Recipe", "Run", "load_grid", "prepare_dataset"]
 
 NATIVE = "native"
 
@@ -52,15 +52,29 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """A row of the tables: a training ``method`` of the bundles with its own setting overrides."""
+
+    name: str
+    method: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Run:
-    """One cell of the grid: a method trained on one data set at one ratio with one seed."""
+    """One cell of the grid: a recipe trained on one data set at one ratio with one seed."""
 
     dataset: DatasetSpec
     ratio: Any
-    method: str
+    recipe: Recipe
     seed: int
     run_dir: Path
     data_dir: Path
+
+    @property
+    def method(self) -> str:
+        """The row name (the recipe's name; the method's for a plain method)."""
+        return self.recipe.name
 
     @property
     def name(self) -> str:
@@ -72,12 +86,17 @@ class ExperimentGrid:
     """A grid read by :func:`load_grid`; :meth:`runs` lists its cells in the order they run."""
 
     output_dir: Path
-    methods: tuple[str, ...]
+    recipes: tuple[Recipe, ...]
     seeds: tuple[int, ...]
     datasets: tuple[DatasetSpec, ...]
     settings: Mapping[str, Any] = field(default_factory=dict)
     evaluate: Mapping[str, Any] = field(default_factory=dict)
     bundles_dir: Path = Path("bundles")
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The row names, in the grid's order."""
+        return tuple(recipe.name for recipe in self.recipes)
 
     def data_dir(self, dataset: DatasetSpec, ratio: Any) -> Path:
         return dataset.path if ratio == NATIVE else self.output_dir / "data" / f"{dataset.name}_r{ratio}"
@@ -85,13 +104,13 @@ class ExperimentGrid:
     def runs(self) -> list[Run]:
         """Every cell, seed by seed (so that an interrupted grid has whole seeds), then data set, ratio and method."""
         return [
-            Run(dataset, ratio, method, seed,
-                self.output_dir / "runs" / dataset.name / f"r{ratio}" / method / f"seed{seed}",
+            Run(dataset, ratio, recipe, seed,
+                self.output_dir / "runs" / dataset.name / f"r{ratio}" / recipe.name / f"seed{seed}",
                 self.data_dir(dataset, ratio))
             for seed in self.seeds
             for dataset in self.datasets
             for ratio in dataset.imbalance_ratios
-            for method in self.methods
+            for recipe in self.recipes
         ]
 
 
@@ -99,6 +118,15 @@ def _require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in mapping:
         raise ValueError(f"{where}: missing key {key!r}.")
     return mapping[key]
+
+
+def _recipe(entry: Any, where: str) -> Recipe:
+    if isinstance(entry, str):
+        return Recipe(entry, entry)
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"{where}: a method is a name or a mapping {{name, method, settings}}, got {entry!r}.")
+    return Recipe(str(_require(entry, "name", where)), str(_require(entry, "method", where)),
+                  dict(entry.get("settings") or {}))
 
 
 def _dataset(name: str, spec: Mapping[str, Any], base: Path) -> DatasetSpec:
@@ -119,15 +147,17 @@ def load_grid(path: str | os.PathLike) -> ExperimentGrid:
     content = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(content, Mapping):
         raise ValueError(f"{path}: an experiment grid is a YAML mapping.")
-    methods = tuple(_require(content, "methods", str(path)))
-    unknown = [m for m in methods if m not in METHODS]
+    recipes = tuple(_recipe(entry, str(path)) for entry in _require(content, "methods", str(path)))
+    unknown = [recipe.method for recipe in recipes if recipe.method not in METHODS]
     if unknown:
         raise ValueError(f"{path}: unknown method(s) {unknown}; known: {', '.join(METHODS)}.")
+    if len({recipe.name for recipe in recipes}) != len(recipes):
+        raise ValueError(f"{path}: two methods or recipes share a name.")
     base = Path.cwd()
     datasets = tuple(_dataset(name, spec, base) for name, spec in _require(content, "datasets", str(path)).items())
     return ExperimentGrid(
         output_dir=base / Path(_require(content, "output_dir", str(path))),
-        methods=methods,
+        recipes=recipes,
         seeds=tuple(int(s) for s in content.get("seeds", [0])),
         datasets=datasets,
         settings=dict(content.get("settings") or {}),

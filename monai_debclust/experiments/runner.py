@@ -35,7 +35,8 @@ def bundle_command(grid: ExperimentGrid, run: Run, run_id: str, num_clusters: in
     bundle = grid.bundles_dir / run.dataset.bundle
     configs = [str(bundle / "train.json")]
     settings = {"dataset_dir": str(run.data_dir), "output_dir": str(run.run_dir), "layout": "folder",
-                "method": run.method, "seed": run.seed, "num_clusters": num_clusters, **grid.settings}
+                "method": run.recipe.method, "seed": run.seed, "num_clusters": num_clusters, **grid.settings,
+                **run.recipe.settings}
     if run_id == "evaluating":
         configs.append(str(bundle / "configs" / "evaluate.json"))
         settings.update(grid.evaluate)
@@ -51,7 +52,8 @@ def run_cell(grid: ExperimentGrid, run: Run) -> dict[str, Any]:
     """Train and evaluate one cell (resuming whatever it left); return its ``run.json`` record."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"dataset": run.dataset.name, "ratio": run.ratio, "method": run.method,
-                              "seed": run.seed, "data_dir": str(run.data_dir), "settings": dict(grid.settings)}
+                              "seed": run.seed, "data_dir": str(run.data_dir),
+                              "settings": {**grid.settings, **run.recipe.settings}}
     num_clusters = _num_classes(run.data_dir)
     for run_id in ("training", "evaluating"):
         command = bundle_command(grid, run, run_id, num_clusters)

@@ -45,6 +45,16 @@ def test_grid_cells_their_folders_and_their_bundle_commands(tmp_path, cohort):
     assert "evaluate.json" in command[6] and "--dim=8" in command
 
 
+def test_a_recipe_is_a_method_with_its_own_settings_and_its_own_row(tmp_path, cohort):
+    recipe = {"name": "joint_beta0", "method": "joint", "settings": {"beta": 0, "epochs": 3}}
+    grid = load_grid(write_grid(tmp_path, cohort, ["simclr", recipe], [0], ["native"]))
+    assert grid.methods == ("simclr", "joint_beta0")
+    run = grid.runs()[1]
+    command = bundle_command(grid, run, "training", num_clusters=2)
+    assert run.run_dir.parent.name == "joint_beta0" and "--method=joint" in command
+    assert "--beta=0" in command and "--epochs=3" in command and "--epochs=2" not in command
+
+
 def test_a_ratio_builds_a_seeded_longtailed_subset_of_links(tmp_path, cohort):
     grid = load_grid(write_grid(tmp_path, cohort, ["simclr"], [0], [3]))
     folder = prepare_dataset(grid, grid.datasets[0], 3)
@@ -69,15 +79,16 @@ def test_a_bad_grid_is_refused_naming_the_fault(tmp_path, content, message):
 
 @pytest.mark.slow
 def test_the_experiment_command_runs_the_grid_skips_finished_cells_and_writes_tables(tmp_path, cohort, capsys):
-    grid_file = write_grid(tmp_path, cohort, ["joint", "simclr"], [0, 1], [3])
+    grid_file = write_grid(tmp_path, cohort, ["simclr"], [0, 1], [3])
     assert main(["experiment", str(grid_file)]) == 0
     first = capsys.readouterr().out
-    assert "4 runs in the grid, 0 finished already, 4 to run" in first and "[4/4] fundus r=3 simclr seed 1: done" in first
+    assert "2 runs in the grid, 0 finished already, 2 to run" in first and "[2/2] fundus r=3 simclr seed 1: done" in first
+    assert "grid ETA" in first
     assert main(["experiment", str(grid_file)]) == 0
-    assert "4 finished already, 0 to run" in capsys.readouterr().out
+    assert "2 finished already, 0 to run" in capsys.readouterr().out
     tables = tmp_path / "out" / "tables"
     assert {p.name for p in tables.iterdir()} >= {"linear.md", "linear.csv", "head.md", "kmeans.csv", "minority_f1.png"}
     rows = list(csv.DictReader((tables / "knn.csv").open()))
-    assert {(row["method"], row["metric"], row["seeds"]) for row in rows} >= {("joint", "minority_f1", "2")}
+    assert {(row["method"], row["metric"], row["seeds"]) for row in rows} >= {("simclr", "minority_f1", "2")}
     markdown = (tables / "linear.md").read_text()
     assert "| simclr | " in markdown and " ± " in markdown and "fundus r=3 minority_f1" in markdown
