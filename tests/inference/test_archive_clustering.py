@@ -69,7 +69,8 @@ def test_summary_records_counts_version_and_outlier_rule(bundle_run):
                                  "skipped": len(UNREADABLE), "outliers": summary["images"]["outliers"],
                                  "from_earlier_run": 0, "retry_next_run": 0,
                                  "skipped_by_reason": {"empty file": 1, "not a DICOM file": 1,
-                                                       "truncated or corrupt JPEG": 1, "not a PNG image Pillow can read": 1}}
+                                                       "truncated or corrupt JPEG": 1,
+                                                       "not a PNG image Pillow can read": 1}}
     assert sum(summary["clusters"]["counts"]) == READABLE and summary["clusters"]["source"] == "head"
     assert summary["bundle"]["version"] == json.loads((BUNDLE / "configs" / "metadata.json").read_text())["version"]
     flagged = [r for r in _rows(bundle_run / "assignments.csv") if r["outlier"] == "1"]
