@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from bad_archive import BadArchive, make_bad_archive
 
+from monai_debclust.cli import main
 from monai_debclust.data import ImageArchive, LoadArchiveImaged, TooManySkippedError
 from monai_debclust.data import dataset as dataset_module
 from monai_debclust.data.skips import skipped_by_reason
 from monai_debclust.engines.chunks import ChunkStore
 from monai_debclust.engines.inference import PARTS_DIR, ArchiveClusterer, load_trained_network
 
-from .helpers import IMAGE_SIZE
+from .helpers import IMAGE_SIZE, console_arguments
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +70,16 @@ def test_too_many_skipped_files_fail_the_run_after_every_output_is_written(tmp_p
     assert f"{skipped} of {total} files" in message and "max_skipped_fraction = 0.25" in message
     assert str(tmp_path / "out" / "skipped.csv") in message
     assert [name for name in OUTPUTS if not (tmp_path / "out" / name).is_file()] == []
+
+
+def test_cluster_command_exits_non_zero_and_says_why_when_too_many_files_are_skipped(tmp_path, trained_model, capsys):
+    bad = make_bad_archive(tmp_path / "archive", good_per_class=6, image_size=IMAGE_SIZE)
+    status = main(console_arguments(bad.root, tmp_path / "out", trained_model))
+    captured = capsys.readouterr()
+    assert status != 0
+    assert "could not be read, more than max_skipped_fraction = 0.25" in captured.err
+    assert "symbolic link loop" in captured.out  # the summary, printed before the failure
+    assert (tmp_path / "out" / "clustering" / "report.html").is_file()
 
 
 def test_transient_storage_error_is_reported_and_retried_on_resume(tmp_path, monkeypatch, trained_model):
