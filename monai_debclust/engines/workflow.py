@@ -18,9 +18,11 @@ import torch.distributed as dist
 from PIL import Image
 
 from monai_debclust.data import (
+    DEFAULT_MAX_SKIPPED_FRACTION,
     DERMOSCOPY_COUNTS,
     FUNDUS_COUNTS,
     ImageArchive,
+    check_skipped,
     class_count_summary,
     load_cohort,
     make_dermoscopy_cohort,
@@ -124,6 +126,7 @@ def prepare_training_data(
     channels: int = 3,
     num_workers: int = 0,
     report_dir: str | os.PathLike | None = None,
+    max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION,
 ) -> tuple[list[dict], list[str] | None]:
     """Decode the training images of a bundle run, once, into memory.
 
@@ -151,6 +154,9 @@ def prepare_training_data(
         channels: 1 or 3 channels per image.
         num_workers: decoding processes.
         report_dir: where ``skipped.csv`` and ``class_summary.json`` go.
+        max_skipped_fraction: the largest share of unreadable files a run accepts; more stops it
+            before training (:func:`~monai_debclust.data.check_skipped`), after ``skipped.csv``
+            was written, since such an archive usually needs a decoder or a fix, not a model.
 
     Returns:
         ``(samples, class_names)``: ``samples[i]`` is ``dict(image=uint8 (channels, S, S), id,
@@ -160,6 +166,7 @@ def prepare_training_data(
         FileNotFoundError: when ``dataset_dir`` is given but is not a folder.
         EmptyArchiveError: when it holds no image (:class:`~monai_debclust.data.ImageArchive`) or none
             is readable.
+        TooManySkippedError: when more than ``max_skipped_fraction`` of the files are unreadable.
     """
     if is_distributed() and not is_main_process():
         dist.barrier()  # rank 0 first: it generates the demo cohort, which the others then reuse
@@ -188,6 +195,7 @@ def prepare_training_data(
             f"none of the {len(archive.items)} files under {str(root)!r} could be read; "
             f"see {report_dir / 'skipped.csv'}."
         )
+    check_skipped(skipped, len(archive.items), max_skipped_fraction, report_dir / "skipped.csv")
     for index, sample in enumerate(samples):
         sample["index"] = index
     return samples, archive.class_names
