@@ -25,13 +25,10 @@ from typing import Any
 from monai.bundle import ConfigParser, ConfigWorkflow
 
 from monai_debclust.engines.settings import unknown_settings
-from monai_debclust.errors import SettingError, format_user_error, traceback_wanted, user_error
+from monai_debclust.errors import SettingError, run_reporting_user_errors
 from monai_debclust.zoo.commands import ZOO_COMMANDS, add_zoo_commands
 
 __all__ = ["main", "build_parser", "cluster_overrides", "train_overrides"]
-
-#: Exit status for an error the user can fix (named in the message), as opposed to a crash.
-USER_ERROR = 2
 
 
 def _value(text: str) -> Any:
@@ -163,24 +160,17 @@ def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_bundle(config: Path, run_id: str, overrides: Callable[[], dict[str, Any]]) -> int:
-    """Run ``run_id`` of the bundle config ``config`` with ``overrides()``; a user error is one message."""
-    try:
-        if not config.is_file():
-            raise SettingError(f"no bundle config at {config} (is --bundle a bundle folder?)")
-        settings = overrides()
-        unknown = unknown_settings(ConfigParser.load_config_files(str(config)), settings)
-        if unknown:
-            raise SettingError(f"unknown setting(s) {', '.join(unknown)}: not keys of {config}.")
-        workflow = ConfigWorkflow(config_file=str(config), run_id=run_id, workflow_type=None, **settings)
-        workflow.initialize()
-        workflow.run()
-        workflow.finalize()
-    except Exception as exc:
-        cause = user_error(exc)
-        if cause is None or traceback_wanted():
-            raise
-        print(f"monai-debclust: {format_user_error(cause)}", file=sys.stderr)
-        return USER_ERROR
+    """Run ``run_id`` of the bundle config ``config`` with ``overrides()``, after checking their keys."""
+    if not config.is_file():
+        raise SettingError(f"no bundle config at {config} (is --bundle a bundle folder?)")
+    settings = overrides()
+    unknown = unknown_settings(ConfigParser.load_config_files(str(config)), settings)
+    if unknown:
+        raise SettingError(f"unknown setting(s) {', '.join(unknown)}: not keys of {config}.")
+    workflow = ConfigWorkflow(config_file=str(config), run_id=run_id, workflow_type=None, **settings)
+    workflow.initialize()
+    workflow.run()
+    workflow.finalize()
     return 0
 
 
@@ -190,9 +180,7 @@ def _bundle_config(bundle: str, *candidates: str) -> Path:
     return next((path for path in paths if path.is_file()), paths[0])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``monai-debclust`` console command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ZOO_COMMANDS:
         return ZOO_COMMANDS[args.command](args)
     if args.command == "experiment":
@@ -204,6 +192,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                            lambda: cluster_overrides(args))
     return _run_bundle(_bundle_config(args.bundle, "train.json", "configs/train.json"), "training",
                        lambda: train_overrides(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``monai-debclust`` console command; returns the exit status.
+
+    A user error (:func:`~monai_debclust.errors.user_error`) is one message and exit status 2.
+    """
+    args = build_parser().parse_args(argv)
+    return run_reporting_user_errors(lambda: _dispatch(args))
 
 
 if __name__ == "__main__":

@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from types import TracebackType
 
 __all__ = [
     "TRACEBACK_VARIABLE",
+    "USER_ERROR_STATUS",
     "EmptyArchiveError",
     "SettingError",
     "UserError",
     "format_user_error",
     "install_error_hook",
+    "run_reporting_user_errors",
     "traceback_wanted",
     "user_error",
 ]
 
 #: Environment variable that, set to 1, shows the traceback of a user error too.
 TRACEBACK_VARIABLE = "MONAI_DEBCLUST_TRACEBACK"
+#: Exit status of a command that ended on a user error (a crash exits 1).
+USER_ERROR_STATUS = 2
 #: Standard exceptions that name a path the user gave (a missing, misplaced or read-only file or folder).
 _PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError)
 
@@ -81,3 +86,15 @@ def _hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | Non
 def install_error_hook() -> None:
     """Make an uncaught :class:`UserError` end the process with its message only (exit status 1)."""
     sys.excepthook = _hook
+
+
+def run_reporting_user_errors(command: Callable[[], int]) -> int:
+    """``command()``'s exit status; a user error is printed as one message and gives :data:`USER_ERROR_STATUS`."""
+    try:
+        return command()
+    except Exception as exc:
+        cause = user_error(exc)
+        if cause is None or traceback_wanted():
+            raise
+        print(f"monai-debclust: {format_user_error(cause)}", file=sys.stderr)
+        return USER_ERROR_STATUS

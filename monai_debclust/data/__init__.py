@@ -98,4 +98,5 @@ __all__ = [
     "skipped_by_reason",
     "write_class_summary",
     "write_skipped_csv",
+    "write_synthetic_cohort",
 ]

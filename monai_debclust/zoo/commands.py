@@ -2,16 +2,15 @@
 
 :func:`add_zoo_commands` adds them to the command's sub-parsers and :data:`ZOO_COMMANDS` maps each
 name to the function that runs it and returns the exit status: 0, 1 when ``verify`` found a
-failing check, 2 (``monai_debclust.cli.USER_ERROR``) for an error the user can fix, told in one line.
+failing check, 2 (:data:`~monai_debclust.errors.USER_ERROR_STATUS`) for an error the user can fix, told in
+one line by the command's entry point.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
-from monai_debclust.errors import format_user_error, traceback_wanted, user_error
 from monai_debclust.zoo.export import ZOO_SIZE_LIMIT, export_bundle
 from monai_debclust.zoo.expressions import audit_bundle
 from monai_debclust.zoo.index import download_bundle, publish, read_index
@@ -109,27 +108,8 @@ def _run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user_errors_as_messages(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """``command``, with an error the user can fix printed in one line and exit status 2."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except Exception as exc:
-            from monai_debclust.cli import USER_ERROR
-
-            cause = user_error(exc)
-            if cause is None or traceback_wanted():
-                raise
-            print(f"monai-debclust: {format_user_error(cause)}", file=sys.stderr)
-            return USER_ERROR
-
-    return run
-
-
 #: Sub-command name -> function returning the exit status.
 ZOO_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    name: _user_errors_as_messages(command)
-    for name, command in (("export", _run_export), ("verify", _run_verify), ("publish", _run_publish),
-                          ("list", _run_list), ("download", _run_download))
+    "export": _run_export, "verify": _run_verify, "publish": _run_publish, "list": _run_list,
+    "download": _run_download,
 }

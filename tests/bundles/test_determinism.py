@@ -4,7 +4,6 @@ uninterrupted one does (on the CPU, ``num_workers=0``)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

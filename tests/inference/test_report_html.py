@@ -141,7 +141,7 @@ def browser_problems(url: str, settle_s: float = 1.0, timeout_s: float = 60.0) -
             browser.send("Page.navigate", {"url": url}, session)
             deadline, loaded = time.monotonic() + timeout_s, False
             for message in browser.events(deadline):
-                method, params = message.get("method"), message.get("params", {})
+                method = message.get("method")
                 if method == "Page.loadEventFired" and not loaded:  # then a moment for late errors
                     loaded, deadline = True, time.monotonic() + settle_s
                     for late in browser.events(deadline):
