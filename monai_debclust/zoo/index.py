@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from monai_debclust.errors import UserError
+from monai_debclust.utils import atomic_write
 from monai_debclust.zoo.archive import bundle_folder_of, safe_extract, sha256_file
 
 __all__ = ["DownloadError", "IndexEntry", "ZooIndexError", "download_bundle", "find_entry", "publish", "read_index",
@@ -92,11 +93,12 @@ def read_index(path: str | Path) -> list[IndexEntry]:
 
 
 def write_index(path: str | Path, entries: list[IndexEntry]) -> Path:
-    """Write ``entries`` to the index file ``path``, sorted by name and version."""
+    """Write ``entries`` to the index file ``path``, sorted by name and version, atomically."""
     path = Path(path)
     ordered = sorted(entries, key=lambda entry: (entry.name, _version_key(entry.version)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"bundles": [asdict(entry) for entry in ordered]}, indent=2) + "\n", encoding="utf-8")
+    with atomic_write(path, encoding="utf-8") as handle:
+        handle.write(json.dumps({"bundles": [asdict(entry) for entry in ordered]}, indent=2) + "\n")
     return path
 
 
