@@ -92,16 +92,19 @@ def _ratio_value(record: dict[str, Any]) -> float:
 
 
 def plot_minority_f1(grid: ExperimentGrid, records: list[dict[str, Any]], path: Path) -> Path:
-    """Minority-class F1 against the imbalance ratio, one panel per protocol, one line per method and data set."""
+    """Minority-class F1 against the imbalance ratio, one panel per protocol, one line per method and data set
+    (a colour per method, a marker per data set)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, len(ROWS), figsize=(4 * len(ROWS), 3.6), sharey=True)
+    colours = plt.get_cmap("tab10" if len(grid.methods) <= 10 else "tab20")
+    markers = "osD^vP*X"
     for axis, row in zip(axes, ROWS):
-        for method in grid.methods:
-            for dataset in grid.datasets:
+        for m, method in enumerate(grid.methods):
+            for d, dataset in enumerate(grid.datasets):
                 points = defaultdict(list)
                 for record in records:
                     if record["method"] == method and record["dataset"] == dataset.name and row in record["protocols"]:
@@ -109,7 +112,8 @@ def plot_minority_f1(grid: ExperimentGrid, records: list[dict[str, Any]], path: 
                 if points:
                     ratios = sorted(points)
                     axis.errorbar(ratios, [np.mean(points[r]) for r in ratios], [np.std(points[r]) for r in ratios],
-                                  marker="o", capsize=3, label=f"{method} ({dataset.name})")
+                                  color=colours(m), marker=markers[d % len(markers)], capsize=3,
+                                  label=f"{method} ({dataset.name})")
         axis.set_xscale("log")
         axis.set_title(TITLES[row], fontsize=8)
         axis.set_xlabel("imbalance ratio (largest : smallest)")
