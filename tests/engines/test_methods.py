@@ -106,3 +106,18 @@ def test_distilled_student_moves_towards_its_experts_features(batches, samples, 
     assert distance_to_experts(student.student) < before
     assert len(groups) == NUM_IMAGES and (tmp_path / "experts" / "groups.json").is_file()
     assert (tmp_path / "student" / "model.pt").is_file() and (tmp_path / "expert_1" / "model.pt").is_file()
+
+
+def test_an_experts_stage_with_saved_weights_is_not_trained_again(batches, samples, tmp_path):
+    network, _ = train("simclr", batches, epochs=1)
+    base = DebClustTrainer("cpu", 1, batches, network, torch.optim.Adam(network.parameters()),
+                           build_method_loss("simclr"), CLUSTERS)
+    views = [{key: b[key][i] for key in ("image", "view1", "view2", "index")} for b in batches for i in range(BATCH)]
+    handler = ExpertsHandler(views, samples, tmp_path, num_experts=2, batch_size=BATCH)
+    trained = handler.train_stage(base, copy.deepcopy(network), copy.deepcopy(base.loss_function), views, 1,
+                                  tmp_path / "expert_0")
+    fresh = build_method_network("simclr", NETWORK_ARGS)
+    resumed = handler.train_stage(base, fresh, base.loss_function, views, 1, tmp_path / "expert_0")
+    assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), resumed.state_dict().values()))
+    assert (tmp_path / "expert_0" / "checkpoints").is_dir()
+    assert np.array_equal(handler.groups(base), handler.groups(base))  # read back from groups.json
