@@ -84,6 +84,13 @@ def load_image(
 ) -> torch.Tensor:
     """Read a file (:func:`~monai_debclust.data.readers.read_image`), match channels, resize.
 
+    The one preprocessing of the package: training (:func:`load_cohort`), evaluation and archive
+    clustering (:class:`LoadArchiveImaged` in the bundles' ``inference.json``) all turn a file
+    into pixels here, with ``dtype=torch.uint8`` so that the same file gives the same pixels in
+    each. With ``image_size`` a JPEG is decoded at a reduced DCT scale no smaller than
+    ``image_size`` (``read_image(min_size=...)``) and then resized; every other format is
+    decoded whole and resized once.
+
     Args:
         path: image file.
         image_size: side of the square output; ``None`` keeps the size.
@@ -94,7 +101,7 @@ def load_image(
     Raises:
         ImageReadError: the file cannot be decoded.
     """
-    image = _match_channels(torch.from_numpy(read_image(path, nifti_mode=nifti_mode)), channels)
+    image = _match_channels(torch.from_numpy(read_image(path, nifti_mode=nifti_mode, min_size=image_size)), channels)
     if image_size is not None:
         image = _resize(image, image_size)
     return image.mul(255.0).round_().to(torch.uint8) if dtype == torch.uint8 else image.to(dtype)

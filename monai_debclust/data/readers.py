@@ -33,6 +33,15 @@ images become RGB, the alpha channel is dropped). Volumetric files depend on ``n
 DICOM) as ``(C, H, W)``; ``"volume"`` gives the whole volume as ``(C, D, H, W)``, ``D`` being the
 last NIfTI axis (the frame axis of a DICOM). NIfTI arrays keep the stored voxel order (no
 reorientation); a 4-D NIfTI contributes its first volume.
+
+Decoding at the size the model needs: with ``min_size``, a JPEG is decoded by libjpeg at the
+smallest DCT scale (1/8, 1/4, 1/2 or 1) at which both sides are still at least ``min_size``
+(``PIL.Image.draft``), so a 256 px photograph wanted at 32 px is decoded straight to 32 px
+from its 8 x 8 blocks' DC coefficients, about ten times faster than a full decode. Each output
+pixel of a reduced decode is the mean of its ``s x s`` block (a box filter) where a full decode
+followed by an antialiased resize weighs a slightly wider neighbourhood: the two differ by about
+1 % of the intensity range on average (``tests/data/test_decode_at_size.py`` states the bound).
+Other formats are decoded whole; the caller resizes.
 """
 
 from __future__ import annotations
@@ -167,7 +176,7 @@ def _volume_output(volume: np.ndarray, nifti_mode: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------- Pillow
 
 
-def _read_pil(path: Path, label: str) -> np.ndarray:
+def _read_pil(path: Path, label: str, min_size: int | None) -> np.ndarray:
     with _guard(path, f"truncated or corrupt {label}"):
         try:
             with warnings.catch_warnings():  # Pillow warns above its limit; _check_size refuses
@@ -179,6 +188,8 @@ def _read_pil(path: Path, label: str) -> np.ndarray:
             raise ImageReadError(path, f"decompression bomb: {exc}") from exc
         with image:
             _check_size(path, image.size, image.width * image.height, image.width * image.height)
+            if min_size is not None and image.format == "JPEG":
+                image.draft(None, (min_size, min_size))  # a DCT scale keeping both sides >= min_size
             image.load()  # Image.open only parses the header; the pixels are decoded here
             if image.mode in ("1", "L", "LA"):
                 array = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
@@ -305,13 +316,16 @@ def _read_nifti(path: Path, nifti_mode: str) -> np.ndarray:
 # ------------------------------------------------------------------------------------ entry
 
 
-def read_image(path: str | os.PathLike, nifti_mode: str = "slice") -> np.ndarray:
+def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int | None = None) -> np.ndarray:
     """Decode one file fully to a float32 array in ``[0, 1]``, channel first.
 
     Args:
         path: a PNG, JPEG, BMP, TIFF, DICOM or NIfTI file (see :func:`image_format`).
         nifti_mode: ``"slice"`` for ``(C, H, W)`` from every file (the middle slice of a
             volume), ``"volume"`` for ``(C, D, H, W)`` from NIfTI and multi-frame DICOM files.
+        min_size: the side the caller will resize to; a JPEG is then decoded at the smallest
+            DCT scale keeping both sides at least this large (see the module's docstring).
+            ``None`` decodes every format at full size.
 
     Raises:
         ImageReadError: for a missing, empty, truncated, corrupt, pixel-less, oversized or
@@ -337,4 +351,4 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice") -> np.ndarray
             return _read_dicom(path, nifti_mode)
         if kind == "NIfTI":
             return _read_nifti(path, nifti_mode)
-        return _read_pil(path, kind)
+        return _read_pil(path, kind, min_size)

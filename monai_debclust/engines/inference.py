@@ -82,9 +82,14 @@ def _weights_digest(network: nn.Module) -> str:
     return digest.hexdigest()
 
 
+def _intensities(images: torch.Tensor) -> torch.Tensor:
+    """Loaded images as float32 in ``[0, 1]``: ``uint8`` ones (as training stores them) divided by 255."""
+    return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+
+
 def _display_slice(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """A loaded image as a 2-D channel-first array: a volume ``(C, D, H, W)`` gives its middle slice."""
-    array = np.asarray(image, dtype=np.float32)
+    """A loaded image as a 2-D channel-first float array: a volume ``(C, D, H, W)`` gives its middle slice."""
+    array = _intensities(torch.as_tensor(image)).numpy()
     return array[:, array.shape[1] // 2] if array.ndim == 4 else array
 
 
@@ -97,7 +102,9 @@ class ArchiveClusterer:
         network: a trained network with ``embed(x) -> h`` and a ``clustering`` head
             (:class:`~monai_debclust.networks.ClusteringHead`), e.g. from
             :func:`load_trained_network`.
-        transform: the loading transform applied to each item (reads ``path`` into ``image``).
+        transform: the loading transform applied to each item (reads ``path`` into ``image``);
+            ``uint8`` images (``LoadArchiveImaged(dtype=torch.uint8)``, the pixels training
+            stores) are divided by 255, others taken as they are.
         output_dir: where the results go (usually the training run's ``output_dir``).
         device: where the network runs.
         batch_size: images per forward pass.
@@ -201,7 +208,7 @@ class ArchiveClusterer:
                 skipped.extend(row for row in bad if row[0] not in transient)
                 retry.extend(row for row in bad if row[0] in transient)
                 if "image" in batch:
-                    images = torch.as_tensor(batch["image"]).to(self.device, dtype=torch.float32)
+                    images = _intensities(torch.as_tensor(batch["image"]).to(self.device))
                     features.append(self.network.embed(images).float().cpu().numpy())
                     ids.extend(batch["id"])
                 bar.update(len(batch.get("id", ())) + len(bad))
