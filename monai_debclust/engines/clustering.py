@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import torch
 from ignite.engine import Engine, Events
 from monai.data import DataLoader
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset
 
-from monai_debclust.engines.distributed import broadcast_from_main, unwrap_network
+from monai_debclust.engines.distributed import unwrap_network
 from monai_debclust.engines.embedding import embed_dataset
+from monai_debclust.engines.kmeans_head import fit_centres
 
 __all__ = ["ClusterInitHandler", "DECTargetHandler", "TARGET_UPDATES"]
 
@@ -115,19 +115,9 @@ class ClusterInitHandler:
         prepare = getattr(unwrap_network(engine.network), "prepare_clustering", None)
         if prepare is not None:
             prepare()
-        dataset = self.dataset
-        if self.max_samples is not None and len(dataset) > self.max_samples:
-            chosen = np.random.default_rng(self.seed).choice(len(dataset), self.max_samples, replace=False)
-            dataset = Subset(dataset, np.sort(chosen).tolist())
-        features = embed_dataset(
-            engine.network, _loader(dataset, self.batch_size, self.num_workers), engine.state.device,
-            amp=engine.amp, keys=(),
-        )["features"]
-        head = unwrap_network(engine.network).clustering
-        labels = head.initialise_centres(features, seed=self.seed, n_init=self.n_init)
-        broadcast_from_main(head.centres.data)
-        sizes = torch.bincount(labels, minlength=head.num_clusters).tolist()
-        logger.info(f"epoch {engine.state.epoch}: k-means on {len(features)} features set the centres, sizes {sizes}")
+        sizes = fit_centres(engine, self.dataset, self.max_samples, self.batch_size, self.num_workers, self.seed,
+                            self.n_init)
+        logger.info(f"epoch {engine.state.epoch}: k-means on {sum(sizes)} features set the centres, sizes {sizes}")
 
     def gamma_at(self, iteration: int, epoch_length: int, warmup_epochs: int | None = None) -> float:
         """Clustering weight for (1-based) ``iteration`` of a run with ``epoch_length`` iterations per epoch.
