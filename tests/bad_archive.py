@@ -74,8 +74,10 @@ def _encoded(array: np.ndarray, file_format: str, mode: str | None = None) -> by
     return buffer.getvalue()
 
 
-def write_dicom(path: Path, pixels: np.ndarray | None, photometric: str = "MONOCHROME2") -> Path:
-    """A Secondary Capture DICOM file with ``pixels`` (``None``: no pixel data at all)."""
+def write_dicom(
+    path: Path, pixels: np.ndarray | None, photometric: str = "MONOCHROME2", bits_stored: int | None = None, **elements
+) -> Path:
+    """A Secondary Capture DICOM file with ``pixels`` (``None``: no pixel data at all) and extra data elements."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -84,7 +86,9 @@ def write_dicom(path: Path, pixels: np.ndarray | None, photometric: str = "MONOC
     ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
     ds.Modality = "OT"
     if pixels is not None:
-        ds.set_pixel_data(pixels, photometric, pixels.dtype.itemsize * 8)
+        ds.set_pixel_data(pixels, photometric, bits_stored or pixels.dtype.itemsize * 8)
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
     ds.save_as(path, enforce_file_format=True)
     return path
 

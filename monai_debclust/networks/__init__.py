@@ -14,7 +14,7 @@ from monai_debclust.networks.description import (
 from monai_debclust.networks.factory import ENCODERS, get_encoder
 from monai_debclust.networks.heads import ClusteringHead, ProjectionHead, student_t_assignment
 from monai_debclust.networks.pooling import StatisticsPooling, global_average_pooling, pooled_features
-from monai_debclust.networks.simsiam import PredictionHead, SimSiamNet
+from monai_debclust.networks.simsiam import SimSiamNet
 from monai_debclust.networks.statdec import StatDECNet
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "NETWORKS",
     "NetworkDescriptionError",
     "MBConvBlock",
-    "PredictionHead",
     "ProjectionHead",
     "SimSiamNet",
     "StatDECNet",

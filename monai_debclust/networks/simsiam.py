@@ -8,29 +8,9 @@ import torch
 from torch import nn
 
 from monai_debclust.networks.debclust import DebClustNet, project_views
+from monai_debclust.networks.heads import ProjectionHead
 
-__all__ = ["PredictionHead", "SimSiamNet"]
-
-
-class PredictionHead(nn.Module):
-    """SimSiam's predictor ``p = W_2 ReLU(BN(W_1 z)) + b_2``, a bottleneck MLP (Chen & He, CVPR 2021).
-
-    Args:
-        features: length of the projection ``z`` (and of the prediction ``p``).
-        hidden_features: width of the bottleneck (a quarter of ``features`` in the paper).
-    """
-
-    def __init__(self, features: int, hidden_features: int) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(features, hidden_features, bias=False),
-            nn.BatchNorm1d(hidden_features),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden_features, features),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.layers(z)
+__all__ = ["SimSiamNet"]
 
 
 class SimSiamNet(DebClustNet):
@@ -68,7 +48,8 @@ class SimSiamNet(DebClustNet):
         encoder_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(encoder, num_clusters, projection_hidden, projection_dim, alpha, encoder_kwargs)
-        self.predictor = PredictionHead(projection_dim, predictor_hidden or max(1, projection_dim // 4))
+        # the paper's predictor: Linear(no bias)-BN-ReLU-Linear with a bottleneck, the projection head's shape
+        self.predictor = ProjectionHead(projection_dim, predictor_hidden or max(1, projection_dim // 4), projection_dim)
 
     def forward(
         self, image: torch.Tensor, view1: torch.Tensor | None = None, view2: torch.Tensor | None = None

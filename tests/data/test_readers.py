@@ -10,34 +10,16 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import JPEGLSLossless
 
+from bad_archive import write_dicom
 from monai_debclust.data.dataset import GuardedDataset, LoadArchiveImaged, load_cohort, skip_collate
 from monai_debclust.data.readers import ImageReadError, image_format, read_image
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
-
-
-def write_dicom(
-    path: Path, pixels: np.ndarray | None, photometric: str = "MONOCHROME2", bits_stored: int | None = None, **elements
-) -> Path:
-    """A Secondary Capture DICOM file with ``pixels`` and extra data elements (keyword=value)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-    ds.Modality = "OT"
-    if pixels is not None:
-        ds.set_pixel_data(pixels, photometric, bits_stored or pixels.dtype.itemsize * 8)
-    for keyword, value in elements.items():
-        setattr(ds, keyword, value)
-    ds.save_as(path, enforce_file_format=True)
-    return path
 
 
 def write_nifti(path: Path, volume: np.ndarray) -> Path:
