@@ -10,6 +10,7 @@ from monai_debclust.data.dataset import (
     skip_collate,
     write_skipped_csv,
 )
+from monai_debclust.data.loading import PREFETCH_BATCHES, archive_loader, available_cores, default_num_workers
 from monai_debclust.data.layouts import LAYOUTS, apply_layout, get_layout, read_table, register_layout
 from monai_debclust.data.longtail import (
     class_count_summary,
@@ -63,6 +64,7 @@ __all__ = [
     "MAX_IMAGE_PIXELS",
     "MAX_VOLUME_VOXELS",
     "NIFTI_MODES",
+    "PREFETCH_BATCHES",
     "GuardedDataset",
     "ImageArchive",
     "ImageReadError",
@@ -70,9 +72,12 @@ __all__ = [
     "ToFloatd",
     "TooManySkippedError",
     "apply_layout",
+    "archive_loader",
+    "available_cores",
     "check_skipped",
     "choose_layout",
     "class_count_summary",
+    "default_num_workers",
     "dermoscopy_counts",
     "format_class_summary",
     "fundus_counts",

@@ -192,11 +192,11 @@ def _read_pil(path: Path, label: str, min_size: int | None) -> np.ndarray:
                 image.draft(None, (min_size, min_size))  # a DCT scale keeping both sides >= min_size
             image.load()  # Image.open only parses the header; the pixels are decoded here
             if image.mode in ("1", "L", "LA"):
-                array = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+                array = np.asarray(image if image.mode == "L" else image.convert("L"), dtype=np.float32) / 255.0
             elif image.mode.startswith("I") or image.mode == "F":  # 16/32-bit integer or float greyscale
                 array = _min_max(np.asarray(image))
             else:  # RGB, RGBA, palette, CMYK, YCbCr, ...
-                array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+                array = np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.float32) / 255.0
     return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
 
 

@@ -46,11 +46,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.data import DataLoader
 from torch import nn
 from tqdm.auto import tqdm
 
-from monai_debclust.data import GuardedDataset, skip_collate, write_skipped_csv
+from monai_debclust.data import GuardedDataset, archive_loader, default_num_workers, write_skipped_csv
 from monai_debclust.data.skips import DEFAULT_MAX_SKIPPED_FRACTION, check_skipped, skipped_by_reason
 from monai_debclust.engines.chunks import Chunk, ChunkStore, atomic_write
 from monai_debclust.engines.outputs import CheckpointError, load_trained_network, write_json
@@ -108,7 +107,9 @@ class ArchiveClusterer:
         output_dir: where the results go (usually the training run's ``output_dir``).
         device: where the network runs.
         batch_size: images per forward pass.
-        num_workers: data-loading processes.
+        num_workers: decoding processes, which run ahead of the model (see
+            :func:`~monai_debclust.data.archive_loader`); ``None`` chooses from the cores
+            available (:func:`~monai_debclust.data.default_num_workers`).
         chunk_size: files per durable chunk: the most work a killed run loses.
         recluster: ``None`` for the trained head's clusters, or K to re-cluster the embeddings
             with k-means into K clusters.
@@ -139,7 +140,7 @@ class ArchiveClusterer:
         output_dir: str | os.PathLike,
         device: str | torch.device = "cpu",
         batch_size: int = 32,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         chunk_size: int = 1024,
         recluster: int | None = None,
         recluster_seed: int = 0,
@@ -166,7 +167,8 @@ class ArchiveClusterer:
         self.archive, self.network, self.transform = archive, network, transform
         self.output_dir = Path(output_dir)
         self.device = torch.device(device)
-        self.batch_size, self.num_workers, self.chunk_size = batch_size, num_workers, max(chunk_size, batch_size)
+        self.num_workers = default_num_workers(self.device) if num_workers is None else num_workers
+        self.batch_size, self.chunk_size = batch_size, max(chunk_size, batch_size)
         self.recluster, self.recluster_seed, self.recluster_max_points = recluster, recluster_seed, recluster_max_points
         self.outlier_percentile, self.min_confidence = outlier_percentile, min_confidence
         self.map_points, self.montage_size = map_points, montage_size
@@ -190,8 +192,8 @@ class ArchiveClusterer:
             return 0.0, retry
         dim = self.network.clustering.centres.shape[1]
         self.network.to(self.device).eval()
-        loader = DataLoader(GuardedDataset(pending, self.transform), batch_size=self.batch_size,
-                            num_workers=self.num_workers, shuffle=False, collate_fn=skip_collate)
+        on_cuda = self.device.type == "cuda"
+        loader = archive_loader(pending, self.transform, self.batch_size, self.num_workers, pin_memory=on_cuda)
         ids: list[str] = []
         features: list[np.ndarray] = []
         skipped: list[tuple[str, str]] = []
@@ -208,8 +210,8 @@ class ArchiveClusterer:
                 skipped.extend(row for row in bad if row[0] not in transient)
                 retry.extend(row for row in bad if row[0] in transient)
                 if "image" in batch:
-                    images = _intensities(torch.as_tensor(batch["image"]).to(self.device))
-                    features.append(self.network.embed(images).float().cpu().numpy())
+                    images = _intensities(torch.as_tensor(batch["image"]).to(self.device, non_blocking=on_cuda))
+                    features.append(self._embed_batch(images))
                     ids.extend(batch["id"])
                 bar.update(len(batch.get("id", ())) + len(bad))
                 if len(ids) + len(skipped) >= self.chunk_size:
@@ -217,6 +219,18 @@ class ArchiveClusterer:
             if ids or skipped:
                 flush()
         return time.perf_counter() - started, retry
+
+    def _embed_batch(self, images: torch.Tensor) -> np.ndarray:
+        """``network.embed`` of a batch, in the channels-last memory layout for 2-D and 3-D images.
+
+        Channels last is the layout oneDNN's (CPU) and cuDNN's fastest convolutions use; the
+        values are the same up to float rounding, the layout of the weights follows the input's.
+        """
+        layout = {4: torch.channels_last, 5: torch.channels_last_3d}.get(images.ndim)
+        if layout is not None:
+            self.network.to(memory_format=layout)
+            images = images.contiguous(memory_format=layout)
+        return self.network.embed(images).float().cpu().numpy()
 
     # -- gathering the chunks in archive order ----------------------------------------------------
 

@@ -115,8 +115,8 @@ def test_a_bug_while_reading_fails_the_run_instead_of_skipping_every_file(tmp_pa
 
     monkeypatch.setattr(dataset_module, "read_image", buggy)
     archive = ImageArchive(messy_archive, layout="folder")
-    with pytest.raises(RuntimeError) as info:  # MONAI's wrapping of the failed transform
-        _clusterer(archive, trained_model, tmp_path / "out").run()
+    with pytest.raises(RuntimeError) as info:  # MONAI's wrapping of the failed transform, decoded in this process
+        _clusterer(archive, trained_model, tmp_path / "out", num_workers=0).run()
     assert info.value.__cause__ is bug
     assert ChunkStore(tmp_path / "out" / PARTS_DIR, {}).done_ids() == set()
     assert not (tmp_path / "out" / "skipped.csv").exists()
