@@ -53,6 +53,7 @@ from monai_debclust.data import GuardedDataset, archive_loader, default_num_work
 from monai_debclust.data.skips import DEFAULT_MAX_SKIPPED_FRACTION, check_skipped, skipped_by_reason
 from monai_debclust.engines.chunks import Chunk, ChunkStore, atomic_write
 from monai_debclust.engines.outputs import CheckpointError, load_trained_network, write_json
+from monai_debclust.engines.sharding import gather_to_main, shard_folder, shard_items, world
 from monai_debclust.evaluation.kmeans import kmeans
 from monai_debclust.evaluation.metrics import cluster_report
 from monai_debclust.errors import EmptyArchiveError
@@ -234,18 +235,41 @@ class ArchiveClusterer:
 
     # -- gathering the chunks in archive order ----------------------------------------------------
 
-    def _assemble(self, items: list[dict], store: ChunkStore, dim: int) -> tuple[np.ndarray, np.ndarray, list]:
-        """Write ``embeddings.npy`` and its index in archive order from the chunks.
+    def _embed_shard(self, items: list[dict]) -> dict:
+        """Embed this rank's shard of ``items`` (all of them in a single process) into its chunk folder.
+
+        Returns:
+            ``dict(folder, embedded, seconds, retry)``: the shard's chunk folder, how many of its
+            files this run read (earlier runs accounted for the others), the time it took and the
+            files to try again (see :meth:`_embed`).
+        """
+        rank, world_size = world()
+        shard = shard_items(items, rank, world_size)
+        store = ChunkStore(shard_folder(self.output_dir / PARTS_DIR, rank, world_size), {
+            "weights_sha256": _weights_digest(self.network),
+            "archive": str(Path(getattr(self.archive, "root", "")).resolve()),
+            "load_settings": self.load_settings,
+        })
+        store.open(resume=self.resume)
+        done = store.done_ids()
+        pending = [item for item in shard if item["id"] not in done]
+        if done:
+            logger.info(f"resuming: {len(shard) - len(pending)} of {len(shard)} files already done in {store.folder}.")
+        seconds, retry = self._embed(pending, store)
+        return {"folder": store.folder, "embedded": len(pending), "seconds": seconds, "retry": retry}
+
+    def _assemble(self, items: list[dict], folders: list[Path], dim: int) -> tuple[np.ndarray, np.ndarray, list]:
+        """Write ``embeddings.npy`` and its index in archive order from the chunks in ``folders``.
 
         Returns:
             ``(embeddings, positions, skipped)``: the embeddings as a read-only memory map, the
             archive position of each row, and ``(id, reason)`` of the skipped files in archive order.
         """
         position = {item["id"]: i for i, item in enumerate(items)}
-        paths = store.paths()
+        paths = [path for folder in folders for path in ChunkStore(folder, {}).paths()]
         chunk_positions, skipped = [], []
         for path in paths:
-            ids, bad = store.read_index(path)
+            ids, bad = ChunkStore.read_index(path)
             chunk_positions.append(np.array([position.get(i, -1) for i in ids], dtype=np.int64))
             skipped += [(position[i], i, reason) for i, reason in bad if i in position]
         positions = np.unique(np.concatenate(chunk_positions)) if chunk_positions else np.empty(0, np.int64)
@@ -257,7 +281,7 @@ class ArchiveClusterer:
         for path, chunk_position in zip(paths, chunk_positions):
             keep = chunk_position >= 0
             if keep.any():
-                embeddings[np.searchsorted(positions, chunk_position[keep])] = store.read(path).embeddings[keep]
+                embeddings[np.searchsorted(positions, chunk_position[keep])] = ChunkStore.read(path).embeddings[keep]
         embeddings.flush()
         del embeddings
         os.replace(temporary, final)
@@ -327,8 +351,12 @@ class ArchiveClusterer:
 
     # -- the whole run ----------------------------------------------------------------------------
 
-    def run(self) -> dict:
+    def run(self) -> dict | None:
         """Cluster the archive and write every output; return the summary (also ``summary.json``).
+
+        Under ``torchrun`` with several ranks (see :mod:`~monai_debclust.engines.sharding`) each
+        rank embeds its own shard and rank 0 gathers the embeddings of all, clusters them and
+        writes the outputs; the other ranks return ``None`` once their shard is embedded.
 
         Raises:
             EmptyArchiveError: no file could be read (``skipped.csv`` says why).
@@ -340,24 +368,18 @@ class ArchiveClusterer:
         items = list(self.archive.items)
         if not items:
             raise FileNotFoundError(f"no image files in the archive {getattr(self.archive, 'root', '')}.")
-        store = ChunkStore(self.output_dir / PARTS_DIR, {
-            "weights_sha256": _weights_digest(self.network),
-            "archive": str(Path(getattr(self.archive, "root", "")).resolve()),
-            "load_settings": self.load_settings,
-        })
-        store.open(resume=self.resume)
-        done = store.done_ids()
-        pending = [item for item in items if item["id"] not in done]
-        if done:
-            logger.info(f"resuming: {len(items) - len(pending)} of {len(items)} files already done in {store.folder}.")
-        embed_seconds, retry = self._embed(pending, store)
+        shards = gather_to_main(self._embed_shard(items))
+        if shards is None:  # another rank: rank 0 clusters every shard's embeddings
+            return None
+        retry = [row for shard in shards for row in shard["retry"]]
+        embedded, embed_seconds = sum(shard["embedded"] for shard in shards), max(shard["seconds"] for shard in shards)
         if retry:
             logger.warning(f"{len(retry)} files could not be read for now (storage errors); they are listed in "
                            "skipped.csv and read again by the next run.")
 
         assign_started = time.perf_counter()
         dim = self.network.clustering.centres.shape[1]
-        embeddings, positions, skipped = self._assemble(items, store, dim)
+        embeddings, positions, skipped = self._assemble(items, [shard["folder"] for shard in shards], dim)
         position = {item["id"]: i for i, item in enumerate(items)}
         skipped = sorted(skipped + retry, key=lambda row: position[row[0]])
         skipped_csv = write_skipped_csv(skipped, self.output_dir / "skipped.csv")
@@ -390,7 +412,7 @@ class ArchiveClusterer:
             "images": {
                 "found": len(items), "clustered": len(ids), "skipped": len(skipped),
                 "skipped_by_reason": skipped_by_reason(skipped), "retry_next_run": len(retry),
-                "outliers": int(outlier.sum()), "from_earlier_run": len(items) - len(pending),
+                "outliers": int(outlier.sum()), "from_earlier_run": len(items) - embedded,
             },
             "clusters": {
                 "source": source,
@@ -407,12 +429,13 @@ class ArchiveClusterer:
             "outlier_rule": {"percentile": self.outlier_percentile, "max_distance": max_distance,
                              "min_confidence": min_confidence, "fixed_min_confidence": self.min_confidence is not None},
             "settings": {
-                "device": str(self.device), "batch_size": self.batch_size, "num_workers": self.num_workers,
+                "device": str(self.device), "ranks": len(shards), "batch_size": self.batch_size,
+                "num_workers": self.num_workers,
                 "chunk_size": self.chunk_size, "recluster": self.recluster, "recluster_seed": self.recluster_seed,
                 "max_skipped_fraction": self.max_skipped_fraction, **self.load_settings,
             },
             "timings": {"embed_s": round(embed_seconds, 3),
-                        "images_per_s": round(len(pending) / embed_seconds, 2) if embed_seconds else None,
+                        "images_per_s": round(embedded / embed_seconds, 2) if embed_seconds else None,
                         "assign_s": round(assign_seconds, 3)},
         }
         figures = report_figures(
