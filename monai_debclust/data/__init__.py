@@ -10,7 +10,13 @@ from monai_debclust.data.dataset import (
     skip_collate,
     write_skipped_csv,
 )
-from monai_debclust.data.loading import PREFETCH_BATCHES, archive_loader, available_cores, default_num_workers
+from monai_debclust.data.loading import (
+    PREFETCH_BATCHES,
+    archive_loader,
+    available_cores,
+    default_num_workers,
+    model_threads,
+)
 from monai_debclust.data.layouts import LAYOUTS, apply_layout, get_layout, read_table, register_layout
 from monai_debclust.data.longtail import (
     class_count_summary,
@@ -89,6 +95,7 @@ __all__ = [
     "longtail_counts",
     "make_dermoscopy_cohort",
     "make_fundus_cohort",
+    "model_threads",
     "preview_sheet",
     "read_image",
     "read_labels_csv",

@@ -9,15 +9,16 @@ read exactly once; a bad one comes out in the batch's ``"skipped"`` list
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from monai.data import DataLoader
 
 from monai_debclust.data.dataset import GuardedDataset, skip_collate
 
-__all__ = ["PREFETCH_BATCHES", "archive_loader", "available_cores", "default_num_workers"]
+__all__ = ["PREFETCH_BATCHES", "archive_loader", "available_cores", "default_num_workers", "model_threads"]
 
 #: Batches each worker decodes ahead of the model.
 PREFETCH_BATCHES = 4
@@ -41,6 +42,25 @@ def default_num_workers(device: str | torch.device = "cpu") -> int:
     if torch.device(device).type == "cuda":
         return max(1, cores - 1)
     return max(1, cores // 2)
+
+
+@contextlib.contextmanager
+def model_threads(num_workers: int, device: str | torch.device = "cpu") -> Iterator[int]:
+    """Within the block, torch's CPU threads are the cores the ``num_workers`` decoding processes leave.
+
+    A model on the CPU with as many threads as cores, beside busy decoding workers, oversubscribes
+    the cores: its threads wait for each other while a worker holds their core. On a GPU, or
+    without workers, nothing changes. The thread count is restored afterwards; yields the one used.
+    """
+    before = torch.get_num_threads()
+    if torch.device(device).type != "cpu" or num_workers == 0:
+        yield before
+        return
+    torch.set_num_threads(max(1, available_cores() - num_workers))
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def archive_loader(

@@ -49,7 +49,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from monai_debclust.data import GuardedDataset, archive_loader, default_num_workers, write_skipped_csv
+from monai_debclust.data import GuardedDataset, archive_loader, default_num_workers, model_threads, write_skipped_csv
 from monai_debclust.data.skips import DEFAULT_MAX_SKIPPED_FRACTION, check_skipped, skipped_by_reason
 from monai_debclust.engines.chunks import Chunk, ChunkStore, atomic_write
 from monai_debclust.engines.outputs import CheckpointError, load_trained_network, write_json
@@ -203,8 +203,8 @@ class ArchiveClusterer:
             store.write(Chunk(ids, np.concatenate(features) if features else np.empty((0, dim), np.float32), skipped))
             ids.clear(), features.clear(), skipped.clear()
 
-        with torch.inference_mode(), tqdm(total=len(pending), unit="img", desc="embedding", smoothing=0.1,
-                                          disable=not self.progress) as bar:
+        with torch.inference_mode(), model_threads(self.num_workers, self.device), \
+                tqdm(total=len(pending), unit="img", desc="embedding", smoothing=0.1, disable=not self.progress) as bar:
             for batch in loader:
                 bad = list(batch.get("skipped", []))
                 transient = set(batch.get("transient", ()))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from monai_debclust.data import LoadArchiveImaged, archive_loader, default_num_workers
+from monai_debclust.data import LoadArchiveImaged, archive_loader, default_num_workers, model_threads
 from monai_debclust.data import loading
 
 
@@ -30,3 +30,15 @@ def test_workers_yield_every_file_once_in_order_with_the_bad_ones_listed(tmp_pat
                                                                      "6.png"]
     assert [row for batch in batches for row in batch["skipped"]] == [("3.png", "empty file")]
     assert torch.equal(batches[-1]["image"][0], torch.full((3, 4, 4), 180, dtype=torch.uint8))
+
+
+def test_model_threads_are_the_cores_the_workers_leave_and_are_restored(monkeypatch):
+    monkeypatch.setattr(loading, "available_cores", lambda: 4)
+    before = torch.get_num_threads()
+    with model_threads(1, "cpu") as threads:
+        assert threads == torch.get_num_threads() == 3
+    with model_threads(8, "cpu") as threads:
+        assert threads == 1
+    with model_threads(0, "cpu") as threads:
+        assert threads == before
+    assert torch.get_num_threads() == before
