@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from monai.bundle import ConfigParser
 from PIL import Image
 
 from monai_debclust.data import ImageArchive, load_cohort, read_image, render_fundus
 from monai_debclust.data.dataset import LoadArchiveImaged, _resize
 
 FUNDUS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fundus4"
+BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 #: Mean absolute difference (intensities in [0, 1]) allowed between a reduced-scale decode + resize
 #: and a full decode + resize of the same JPEG: about 1 % of the range (measured on 200 real fundus
 #: photographs, 256 -> 32 px: mean 0.005, worst image 0.009).
@@ -70,3 +72,14 @@ def test_reduced_decode_within_tolerance_on_real_fundus():
     items = random.Random(0).sample(ImageArchive(FUNDUS).items, 20)
     for item in items:
         _assert_within_tolerance(*_reduced_and_full(Path(item["path"]), 32))
+
+
+@pytest.mark.parametrize("bundle", ["refuge", "glaucoma1", "isic2018"])
+def test_bundle_inference_loads_the_pixels_training_stores(tmp_path, fundus_jpeg, bundle):
+    parser = ConfigParser()
+    parser.read_config(BUNDLES / bundle / "configs" / "inference.json")
+    parser["output_dir"] = str(tmp_path)  # no trained model there: the bundle's training defaults
+    item = {"id": "eye.jpg", "path": str(fundus_jpeg), "label": 0}
+    clustering = parser.get_parsed_content("preprocessing")(item)["image"]
+    samples, _ = load_cohort([item], parser.get_parsed_content("image_size"), progress=False)
+    assert torch.equal(samples[0]["image"], clustering)
