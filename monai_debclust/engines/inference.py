@@ -66,6 +66,9 @@ logger = logging.getLogger(__name__)
 
 #: Folder inside ``output_dir`` holding the result chunks of the embedding pass.
 PARTS_DIR = ".clustering-parts"
+#: Version of the decoding (reduced-scale JPEG decode, uint8 pixels), part of the resume fingerprint:
+#: chunks embedded from other pixels are never mixed with new ones.
+PREPROCESSING_VERSION = 2
 #: Rows of embeddings handled at once when assigning and writing: bounds the memory (the
 #: Student-t head holds a rows x K x D difference tensor, 30 MB for K = 7 and D = 256).
 BLOCK_ROWS = 4096
@@ -249,6 +252,7 @@ class ArchiveClusterer:
             "weights_sha256": _weights_digest(self.network),
             "archive": str(Path(getattr(self.archive, "root", "")).resolve()),
             "load_settings": self.load_settings,
+            "preprocessing_version": PREPROCESSING_VERSION,
         })
         store.open(resume=self.resume)
         done = store.done_ids()
