@@ -19,7 +19,7 @@ import yaml
 
 from monai_debclust.zoo import sha256_file
 
-from .conftest import BUNDLE, cli, run
+from .conftest import BUNDLE, LARGE_FILE_MB, cli, run
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,9 @@ def test_export_writes_a_zoo_folder_zip_and_sha256(exported):
 def test_export_lists_files_over_the_size_limit_with_their_sha256(exported):
     listed = yaml.safe_load((exported["folder"] / "large_files.yml").read_text())["large_files"]
     by_path = {entry["path"]: entry for entry in listed}
-    assert set(by_path) == {"models/model.pt", "models/model.ts"}
+    folder, limit = exported["folder"], LARGE_FILE_MB * 1e6
+    over_limit = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.stat().st_size > limit}
+    assert set(by_path) == over_limit and {"models/model.pt", "models/model.ts"} <= over_limit
     assert by_path["models/model.pt"]["hash_type"] == "sha256"
     assert by_path["models/model.pt"]["hash_val"] == sha256_file(exported["folder"] / "models" / "model.pt")
 
