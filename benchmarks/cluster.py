@@ -4,7 +4,7 @@ For the real fundus photographs (``../shared/data/fundus4``, 256 px JPEG/PNG) an
 archive of 100,000 synthetic fundus JPEGs (256 px, written to a temporary folder), each printed
 as it finishes:
 
-1. **End to end**: images/s of a complete :class:`~monai_debclust.engines.inference.ArchiveClusterer`
+1. **End to end**: images/s of a complete :class:`~monai_debclust.archive.clusterer.ArchiveClusterer`
    run (decode -> embed -> assign -> write every output and the report) in a fresh process, with
    the bundle's loading (``LoadArchiveImaged``, ``uint8``, reduced-scale JPEG decoding) and its
    default number of decoding workers; and that process's peak memory (``VmHWM``, and the
@@ -48,8 +48,8 @@ import torch
 from PIL import Image
 
 from monai_debclust.data import ImageArchive, LoadArchiveImaged, archive_loader, default_num_workers, render_fundus
-from monai_debclust.engines.inference import ArchiveClusterer
-from monai_debclust.evaluation.kmeans import faiss_available, kmeans
+from monai_debclust.archive.clusterer import ArchiveClusterer
+from monai_debclust.similarity.kmeans import faiss_available, kmeans
 from monai_debclust.networks import DebClustNet
 
 FUNDUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "fundus4"

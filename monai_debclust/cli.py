@@ -24,7 +24,7 @@ from typing import Any
 
 from monai.bundle import ConfigParser, ConfigWorkflow
 
-from monai_debclust.engines.settings import unknown_settings
+from monai_debclust.bundle.settings import unknown_settings
 from monai_debclust.errors import SettingError, run_reporting_user_errors
 from monai_debclust.zoo.commands import ZOO_COMMANDS, add_zoo_commands
 

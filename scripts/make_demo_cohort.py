@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 from monai_debclust.data.longtail import class_count_summary, format_class_summary
 from monai_debclust.data.synthetic import preview_sheet, read_labels_csv
-from monai_debclust.data.synthetic_dermoscopy import DERMOSCOPY_COUNTS, dermoscopy_counts, make_dermoscopy_cohort
-from monai_debclust.data.synthetic_fundus import FUNDUS_COUNTS, fundus_counts, make_fundus_cohort
+from monai_debclust.data.synthetic.dermoscopy import DERMOSCOPY_COUNTS, dermoscopy_counts, make_dermoscopy_cohort
+from monai_debclust.data.synthetic.fundus import FUNDUS_COUNTS, fundus_counts, make_fundus_cohort
 
 TASKS = {
     # task: (writer, default counts, profile(n_max, ratio), default n_max, default ratio)

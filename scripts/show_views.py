@@ -22,8 +22,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from monai_debclust.data.readers import IMAGE_EXTENSIONS, read_image  # noqa: E402
-from monai_debclust.data.synthetic_dermoscopy import DERMOSCOPY_CLASSES, render_dermoscopy  # noqa: E402
-from monai_debclust.data.synthetic_fundus import render_fundus  # noqa: E402
+from monai_debclust.data.synthetic.dermoscopy import DERMOSCOPY_CLASSES, render_dermoscopy  # noqa: E402
+from monai_debclust.data.synthetic.fundus import render_fundus  # noqa: E402
 from monai_debclust.transforms import TwoViewd  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -42,25 +42,30 @@ from monai_debclust.data.skips import (
     reason_category,
     skipped_by_reason,
 )
-from monai_debclust.data.synthetic import preview_sheet, read_labels_csv, write_synthetic_cohort
-from monai_debclust.data.synthetic_dermoscopy import (
+from monai_debclust.data.synthetic import (
+    DEMO_COHORTS,
     DERMOSCOPY_CLASSES,
     DERMOSCOPY_COUNTS,
-    dermoscopy_counts,
-    make_dermoscopy_cohort,
-    render_dermoscopy,
-)
-from monai_debclust.data.synthetic_fundus import (
     FUNDUS_CLASSES,
     FUNDUS_COUNTS,
+    DemoCohort,
+    demo_cohort,
+    demo_counts,
+    dermoscopy_counts,
     fundus_counts,
+    make_dermoscopy_cohort,
     make_fundus_cohort,
+    preview_sheet,
+    read_labels_csv,
+    render_dermoscopy,
     render_fundus,
+    write_synthetic_cohort,
 )
 
 __all__ = [
     "AUTO_LAYOUT",
     "DEFAULT_MAX_SKIPPED_FRACTION",
+    "DEMO_COHORTS",
     "DERMOSCOPY_CLASSES",
     "DERMOSCOPY_COUNTS",
     "FUNDUS_CLASSES",
@@ -71,6 +76,7 @@ __all__ = [
     "MAX_VOLUME_VOXELS",
     "NIFTI_MODES",
     "PREFETCH_BATCHES",
+    "DemoCohort",
     "GuardedDataset",
     "ImageArchive",
     "ImageReadError",
@@ -84,6 +90,8 @@ __all__ = [
     "choose_layout",
     "class_count_summary",
     "default_num_workers",
+    "demo_cohort",
+    "demo_counts",
     "dermoscopy_counts",
     "format_class_summary",
     "fundus_counts",

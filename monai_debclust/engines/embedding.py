@@ -8,20 +8,24 @@ import torch
 from monai.networks.utils import eval_mode
 from torch import nn
 
-from monai_debclust.engines.distributed import unwrap_network
+from monai_debclust.utils.dist import unwrap_network
 
 __all__ = ["embed_batch", "embed_dataset"]
 
 
 def embed_batch(network: nn.Module, images: torch.Tensor, amp: bool = False) -> dict[str, torch.Tensor]:
-    """``{"features": h, "q": q}`` of ``images`` by ``network(images)`` (no views), as float32.
+    """``{"features": h, "q": q}`` of ``images`` (no views), as float32: the one embedding pass.
 
-    Runs the bare module (never ``DistributedDataParallel``'s forward, which would wait for the
-    other ranks), with gradients off; the caller sets training or evaluation mode.
+    ``h = network.embed(images)`` and ``q = network.clustering(h)``, what the network's forward
+    gives as ``features`` and ``q``. Runs the bare module (never ``DistributedDataParallel``'s
+    forward, which would wait for the other ranks), with gradients off; the caller sets training
+    or evaluation mode.
     """
+    module = unwrap_network(network)
     with torch.no_grad(), torch.autocast(images.device.type, enabled=amp):
-        outputs = unwrap_network(network)(images)
-    return {"features": outputs["features"].float(), "q": outputs["q"].float()}
+        features = module.embed(images)
+        q = module.clustering(features)
+    return {"features": features.float(), "q": q.float()}
 
 
 def embed_dataset(

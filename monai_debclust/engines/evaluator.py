@@ -14,10 +14,10 @@ from monai.networks.utils import eval_mode
 from torch import nn
 from torch.utils.data import DataLoader
 
-from monai_debclust.engines.distributed import unwrap_network
 from monai_debclust.engines.embedding import embed_batch
 from monai_debclust.engines.trainer import resolve_device
 from monai_debclust.evaluation import cluster_report, evaluate_protocols, format_report, knn_cross_validate
+from monai_debclust.utils.dist import unwrap_network
 
 __all__ = ["ClusterEvaluator", "format_protocols", "format_scores", "score_clustering"]
 

@@ -13,8 +13,8 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
-from monai_debclust.engines.distributed import gather_across_ranks
 from monai_debclust.engines.metrics import ClusterSizes
+from monai_debclust.utils.dist import gather_across_ranks
 
 __all__ = ["DebClustTrainer", "LOSS_PARTS", "VIEW_OUTPUTS", "loss_parts", "resolve_device"]
 

@@ -1,6 +1,6 @@
-"""Evaluation of monai-debclust: k-means, cluster-to-class matching, cluster metrics and probes."""
+"""Evaluation of monai-debclust: cluster-to-class matching, cluster metrics, probes (k-means: similarity)."""
 
-from monai_debclust.evaluation.kmeans import faiss_available, kmeans, nearest_centre
+from monai_debclust.similarity.kmeans import faiss_available, kmeans, nearest_centre
 from monai_debclust.evaluation.matching import (
     UNKNOWN_LABEL,
     as_labels,

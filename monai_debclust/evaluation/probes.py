@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from monai_debclust.evaluation.kmeans import _as_float32
+from monai_debclust.similarity.kmeans import _as_float32
 from monai_debclust.evaluation.matching import UNKNOWN_LABEL, LabelsLike, as_labels
 
 __all__ = ["knn_predict", "knn_cross_validate", "stratified_subsample", "linear_probe"]

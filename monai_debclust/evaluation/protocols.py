@@ -25,7 +25,7 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from monai_debclust.evaluation.kmeans import _as_float32, kmeans
+from monai_debclust.similarity.kmeans import _as_float32, kmeans
 from monai_debclust.evaluation.matching import match_clusters, relabel
 from monai_debclust.evaluation.probes import knn_predict, stratified_subsample
 

@@ -3,7 +3,7 @@
 The page carries everything in itself: figures as base64 PNG ``data:`` URIs, the style sheet
 inline, no script and no external address, so it opens offline in any browser and can be
 mailed as a single file. Its content follows ``summary.json`` of a clustering run (see
-:mod:`monai_debclust.engines.inference`), the optional :func:`~monai_debclust.evaluation.metrics.cluster_report`
+:mod:`monai_debclust.archive.clusterer`), the optional :func:`~monai_debclust.evaluation.metrics.cluster_report`
 and a sample of the skipped files.
 """
 

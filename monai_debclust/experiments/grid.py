@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 
 from monai_debclust.data import IMAGE_EXTENSIONS, longtail_counts
-from monai_debclust.engines.methods import METHODS
+from monai_debclust.bundle.methods import METHODS
 
 __all__ = ["DatasetSpec", "ExperimentGrid", "Recipe", "Run", "load_grid", "prepare_dataset"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_debclust.data import ImageArchive
-from monai_debclust.engines.outputs import write_json
+from monai_debclust.bundle.outputs import write_json
 from monai_debclust.experiments.grid import ExperimentGrid, Run, prepare_dataset
 
 __all__ = ["bundle_command", "experiment_main", "is_finished", "run_cell", "run_grid"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from monai_debclust.evaluation.kmeans import kmeans
+from monai_debclust.similarity.kmeans import kmeans
 
 __all__ = ["ProjectionHead", "student_t_assignment", "ClusteringHead"]
 

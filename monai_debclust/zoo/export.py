@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 from monai.bundle import ckpt_export
 
-from monai_debclust.engines.outputs import INPUT_FILE, MODEL_FILE, NETWORK_FILE, load_trained_network
+from monai_debclust.bundle.outputs import INPUT_FILE, MODEL_FILE, NETWORK_FILE, load_trained_network
 from monai_debclust.errors import UserError
 from monai_debclust.zoo.archive import sha256_file, zip_folder
 from monai_debclust.zoo.metadata import exported_metadata, next_version, schema_errors
@@ -201,7 +201,7 @@ def export_bundle(
 
     Raises:
         ExportError: a missing file, an invalid name, or an existing export folder; a
-            :class:`~monai_debclust.engines.outputs.CheckpointError` for weights that do not fit.
+            :class:`~monai_debclust.bundle.outputs.CheckpointError` for weights that do not fit.
     """
     run_dir, bundle_dir, out_dir = Path(run_dir), Path(bundle_dir), Path(out_dir)
     name = name or bundle_dir.resolve().name

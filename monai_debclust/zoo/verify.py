@@ -35,7 +35,7 @@ import yaml
 from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export, verify_net_in_out
 from PIL import Image
 
-from monai_debclust.engines.outputs import load_trained_network
+from monai_debclust.bundle.outputs import load_trained_network
 from monai_debclust.errors import user_error
 from monai_debclust.zoo.expressions import Finding, audit_bundle
 from monai_debclust.zoo.metadata import SCHEMA_FILE, check_metadata

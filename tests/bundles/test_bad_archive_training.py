@@ -12,7 +12,7 @@ import pytest
 
 from bad_archive import make_bad_archive
 from monai_debclust.data import DEFAULT_MAX_SKIPPED_FRACTION, TooManySkippedError
-from monai_debclust.engines import prepare_training_data
+from monai_debclust.bundle import prepare_training_data
 
 pytestmark = pytest.mark.slow
 

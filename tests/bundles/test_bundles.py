@@ -18,7 +18,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from monai_debclust.data import make_fundus_cohort
-from monai_debclust.engines import latest_checkpoint, load_trained_network
+from monai_debclust.bundle import latest_checkpoint, load_trained_network
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = {"refuge": 2, "glaucoma1": 2, "isic2018": 7}  # bundle: number of clusters

@@ -118,3 +118,16 @@ def test_metadata_has_the_zoo_fields_and_one_output_channel_per_cluster(bundle):
     network_format = metadata["network_data_format"]
     assert network_format["inputs"]["image"]["num_channels"] == 3
     assert network_format["outputs"]["pred"]["num_channels"] == BUNDLES[bundle][0]
+
+
+def test_repository_bundles_are_the_packaged_templates():
+    # one source: bundles/<name> is a link to the package data monai_debclust/bundles/<name>
+    packaged = REPO / "monai_debclust" / "bundles"
+    assert sorted(path.name for path in packaged.iterdir() if path.is_dir()) == sorted(BUNDLES)
+    for bundle in BUNDLES:
+        assert (REPO / "bundles" / bundle).resolve() == (packaged / bundle).resolve()
+
+
+@pytest.mark.parametrize("bundle", BUNDLES)
+def test_metadata_names_the_template_it_came_from(bundle):
+    assert load(REPO / "bundles" / bundle / "configs" / "metadata.json")["monai_debclust_template"] == bundle

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from monai_debclust.engines import load_trained_network
+from monai_debclust.bundle import load_trained_network
 
 from .test_bundles import run_bundle, train_config
 

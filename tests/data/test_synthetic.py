@@ -13,14 +13,14 @@ import pytest
 from PIL import Image
 
 from monai_debclust.data.synthetic import preview_sheet, read_labels_csv
-from monai_debclust.data.synthetic_dermoscopy import (
+from monai_debclust.data.synthetic.dermoscopy import (
     DERMOSCOPY_CLASSES,
     DERMOSCOPY_COUNTS,
     dermoscopy_counts,
     make_dermoscopy_cohort,
     render_dermoscopy,
 )
-from monai_debclust.data.synthetic_fundus import fundus_counts, make_fundus_cohort, render_fundus
+from monai_debclust.data.synthetic.fundus import fundus_counts, make_fundus_cohort, render_fundus
 
 REPO = Path(__file__).resolve().parents[2]
 FUNDUS_SMALL = {"glaucoma": 2, "normal": 4}

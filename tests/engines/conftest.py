@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from monai_debclust.engines import ClusterInitHandler, DECTargetHandler, DebClustTrainer
+from monai_debclust.engines import DebClustTrainer
+from monai_debclust.handlers import ClusterInitHandler, DECTargetHandler
 from monai_debclust.losses import JointDebClustLoss
 from monai_debclust.networks import DebClustNet
 

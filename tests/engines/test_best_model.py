@@ -8,7 +8,7 @@ import pytest
 import torch
 from ignite.engine import Engine
 
-from monai_debclust.engines import BestModelSaver
+from monai_debclust.handlers import BestModelSaver
 
 
 def _evaluations(save_dir, network, values: dict[int, float]) -> Engine:

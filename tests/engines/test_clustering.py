@@ -6,8 +6,9 @@ import pytest
 import torch
 from ignite.engine import Events
 
-from monai_debclust.engines import ClusterInitHandler, DECTargetHandler, embed_dataset
-from monai_debclust.evaluation import kmeans
+from monai_debclust.engines import embed_dataset
+from monai_debclust.handlers import ClusterInitHandler, DECTargetHandler
+from monai_debclust.similarity import kmeans
 from monai_debclust.losses import DECClusteringLoss
 
 from .conftest import BATCH, CLUSTERS, NUM_IMAGES

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from monai_debclust.engines import ClusterEvaluator, MetricsWriter, format_scores, score_clustering
+from monai_debclust.engines import ClusterEvaluator, format_scores, score_clustering
+from monai_debclust.handlers import MetricsWriter
 
 from .conftest import BATCH, NUM_IMAGES
 

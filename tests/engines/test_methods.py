@@ -9,17 +9,13 @@ import pytest
 import torch
 from ignite.engine import Events
 
-from monai_debclust.engines import (
-    METHODS,
-    DebClustTrainer,
+from monai_debclust.bundle import METHODS, build_method_loss, build_method_network, get_method, method_trains_head
+from monai_debclust.engines import DebClustTrainer
+from monai_debclust.handlers import (
     ExpertsHandler,
     KMeansHeadHandler,
     StudentViews,
     base_epochs,
-    build_method_loss,
-    build_method_network,
-    get_method,
-    method_trains_head,
 )
 from monai_debclust.losses import FeatureDistillationLoss, SimSiamLoss
 from monai_debclust.networks import SimSiamNet, StatDECNet, describe_network

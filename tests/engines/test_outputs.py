@@ -6,12 +6,12 @@ import json
 
 import torch
 
-from monai_debclust.engines import (
+from monai_debclust.utils import write_json
+from monai_debclust.bundle import (
     latest_checkpoint,
     load_trained_network,
     save_trained_network,
     trained_input,
-    write_json,
 )
 
 

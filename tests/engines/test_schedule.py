@@ -8,7 +8,7 @@ import pytest
 import torch
 from ignite.engine import Engine, Events
 
-from monai_debclust.engines import CosineLRHandler, cosine_factor
+from monai_debclust.handlers import CosineLRHandler, cosine_factor
 
 
 def _rates(max_epochs: int, resume_from: dict | None = None, lr: float = 0.1) -> dict[int, float]:

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from monai_debclust.engines import CheckpointError, load_trained_network, save_trained_network
+from monai_debclust.bundle import CheckpointError, load_trained_network, save_trained_network
 
 ARGS = {"encoder": "convmixer", "num_clusters": 2, "projection_hidden": 16, "projection_dim": 8,
         "encoder_kwargs": {"dim": 8, "depth": 1, "kernel_size": 3}}

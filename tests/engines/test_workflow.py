@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from monai_debclust.engines import DEMO_COHORTS, demo_counts, prepare_training_data
+from monai_debclust.bundle import prepare_training_data
+from monai_debclust.data.synthetic import DEMO_COHORTS, demo_counts
 
 
 @pytest.mark.parametrize("demo", sorted(DEMO_COHORTS))
