@@ -11,7 +11,7 @@ from monai_debclust.networks.description import (
     describe_network,
     validate_description,
 )
-from monai_debclust.networks.factory import ENCODERS, get_encoder
+from monai_debclust.networks.factory import ENCODERS, EncoderEntry, get_encoder
 from monai_debclust.networks.heads import ClusteringHead, ProjectionHead, student_t_assignment
 from monai_debclust.networks.pooling import StatisticsPooling, global_average_pooling, pooled_features
 from monai_debclust.networks.simsiam import SimSiamNet
@@ -25,6 +25,7 @@ __all__ = [
     "DebClustNet",
     "SoftAssignmentNet",
     "ENCODERS",
+    "EncoderEntry",
     "ENCODER_ARGUMENTS",
     "NETWORKS",
     "NetworkDescriptionError",

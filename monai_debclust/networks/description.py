@@ -21,14 +21,15 @@ or called because of it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from torch import nn
 
 from monai_debclust.errors import UserError
+from monai_debclust.networks.checks import MAX_SIZE, SIZE, boolean, integer_in, real_in
 from monai_debclust.networks.debclust import DebClustNet
+from monai_debclust.networks.factory import ENCODERS
 from monai_debclust.networks.simsiam import SimSiamNet
 from monai_debclust.networks.statdec import StatDECNet
 
@@ -43,71 +44,29 @@ __all__ = [
 ]
 
 DESCRIPTION_FORMAT = 1
-#: Largest value of any size argument (channels, widths, depths, clusters).
-MAX_SIZE = 65536
 
 
 class NetworkDescriptionError(UserError, ValueError):
     """A network description that names an unknown network or argument, or a value of the wrong type."""
 
 
-def _integer(low: int, high: int) -> Callable[[Any], bool]:
-    def check(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-    check.__doc__ = f"an integer in [{low}, {high}]"
-    return check
-
-
-def _real(low: float, high: float) -> Callable[[Any], bool]:
-    def check(value: Any) -> bool:
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return number and math.isfinite(value) and low <= value <= high
-
-    check.__doc__ = f"a number in [{low}, {high}]"
-    return check
-
-
-def _integers(low: int, high: int) -> Callable[[Any], bool]:
-    element = _integer(low, high)
-
-    def check(value: Any) -> bool:
-        return isinstance(value, list) and 1 <= len(value) <= 16 and all(element(v) for v in value)
-
-    check.__doc__ = f"a list of 1 to 16 integers in [{low}, {high}]"
-    return check
-
-
-def _boolean(value: Any) -> bool:
-    """a boolean (true or false)"""
-    return isinstance(value, bool)
-
-
-_SIZE = _integer(1, MAX_SIZE)
-_SPATIAL_DIMS = _integer(2, 3)
-_CHANNELS = _integer(1, 64)
-_PROBABILITY = _real(0.0, 1.0)
-
-#: Arguments each encoder of :func:`~monai_debclust.networks.get_encoder` may be described with.
-ENCODER_ARGUMENTS: dict[str, dict[str, Callable[[Any], bool]]] = {
-    "convmixer": {"spatial_dims": _SPATIAL_DIMS, "in_channels": _CHANNELS, "dim": _SIZE, "depth": _integer(1, 256),
-                  "kernel_size": _integer(1, 63), "patch_size": _integer(1, 64), "dropout": _PROBABILITY},
-    "coatnet": {"spatial_dims": _SPATIAL_DIMS, "in_channels": _CHANNELS, "dims": _integers(1, MAX_SIZE),
-                "depths": _integers(1, 256), "heads": _integer(1, 256), "dropout": _PROBABILITY},
-    "resnet18": {"spatial_dims": _SPATIAL_DIMS, "in_channels": _CHANNELS},
+#: Arguments each encoder may be described with: a view of the one encoder table,
+#: :data:`~monai_debclust.networks.factory.ENCODERS`, which builds them too.
+ENCODER_ARGUMENTS: dict[str, Mapping[str, Callable[[Any], bool]]] = {
+    name: entry.arguments for name, entry in ENCODERS.items()
 }
 
 _JOINT_ARGUMENTS: dict[str, Callable[[Any], bool]] = {
-    "num_clusters": _integer(1, MAX_SIZE), "projection_hidden": _SIZE, "projection_dim": _SIZE,
-    "alpha": _real(1e-6, 1e6),
+    "num_clusters": integer_in(1, MAX_SIZE), "projection_hidden": SIZE, "projection_dim": SIZE,
+    "alpha": real_in(1e-6, 1e6),
 }
 
 #: The networks a description may name: class and the checks of its scalar arguments
 #: (``encoder`` and ``encoder_kwargs`` are checked against :data:`ENCODER_ARGUMENTS`).
 NETWORKS: dict[str, tuple[type[nn.Module], dict[str, Callable[[Any], bool]]]] = {
     "DebClustNet": (DebClustNet, _JOINT_ARGUMENTS),
-    "StatDECNet": (StatDECNet, {**_JOINT_ARGUMENTS, "with_count": _boolean}),
-    "SimSiamNet": (SimSiamNet, {**_JOINT_ARGUMENTS, "predictor_hidden": _SIZE}),
+    "StatDECNet": (StatDECNet, {**_JOINT_ARGUMENTS, "with_count": boolean}),
+    "SimSiamNet": (SimSiamNet, {**_JOINT_ARGUMENTS, "predictor_hidden": SIZE}),
 }
 #: ``_target_`` values of descriptions written before the format key, read as the class name.
 _LEGACY_TARGETS = {

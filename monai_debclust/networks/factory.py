@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from monai.networks.nets import resnet18
 from torch import nn
 
+from monai_debclust.networks.checks import CHANNELS, MAX_SIZE, PROBABILITY, SIZE, SPATIAL_DIMS, integer_in, integers_in
 from monai_debclust.networks.coatnet import CoAtNetEncoder
 from monai_debclust.networks.convmixer import ConvMixerEncoder
 
-__all__ = ["ENCODERS", "get_encoder"]
+__all__ = ["ENCODERS", "EncoderEntry", "get_encoder"]
 
 
 def _resnet18_encoder(spatial_dims: int = 2, in_channels: int = 3, **kwargs: Any) -> nn.Module:
@@ -20,11 +22,24 @@ def _resnet18_encoder(spatial_dims: int = 2, in_channels: int = 3, **kwargs: Any
     return network
 
 
-#: Encoder builders by name; each takes ``spatial_dims``, ``in_channels`` and its own keywords.
-ENCODERS: dict[str, Callable[..., nn.Module]] = {
-    "convmixer": ConvMixerEncoder,
-    "resnet18": _resnet18_encoder,
-    "coatnet": CoAtNetEncoder,
+class EncoderEntry(NamedTuple):
+    """An encoder of the table: how to build it, and the checks of the arguments a description may give it."""
+
+    build: Callable[..., nn.Module]
+    arguments: Mapping[str, Callable[[Any], bool]]
+
+
+#: The one encoder table, read by :func:`get_encoder` (building) and by
+#: :func:`~monai_debclust.networks.build_network` (validating a description); each builder takes
+#: ``spatial_dims``, ``in_channels`` and its own keywords.
+ENCODERS: dict[str, EncoderEntry] = {
+    "convmixer": EncoderEntry(ConvMixerEncoder, {
+        "spatial_dims": SPATIAL_DIMS, "in_channels": CHANNELS, "dim": SIZE, "depth": integer_in(1, 256),
+        "kernel_size": integer_in(1, 63), "patch_size": integer_in(1, 64), "dropout": PROBABILITY}),
+    "resnet18": EncoderEntry(_resnet18_encoder, {"spatial_dims": SPATIAL_DIMS, "in_channels": CHANNELS}),
+    "coatnet": EncoderEntry(CoAtNetEncoder, {
+        "spatial_dims": SPATIAL_DIMS, "in_channels": CHANNELS, "dims": integers_in(1, MAX_SIZE),
+        "depths": integers_in(1, 256), "heads": integer_in(1, 256), "dropout": PROBABILITY}),
 }
 
 
@@ -39,7 +54,7 @@ def get_encoder(name: str, spatial_dims: int = 2, in_channels: int = 3, **kwargs
         in_channels: number of input channels.
         kwargs: the encoder's own arguments (``dim``, ``depth``, ... for the ConvMixer).
     """
-    builder = ENCODERS.get(name.lower())
-    if builder is None:
+    entry = ENCODERS.get(name.lower())
+    if entry is None:
         raise ValueError(f"unknown encoder {name!r}; known encoders: {', '.join(sorted(ENCODERS))}.")
-    return builder(spatial_dims=spatial_dims, in_channels=in_channels, **kwargs)
+    return entry.build(spatial_dims=spatial_dims, in_channels=in_channels, **kwargs)
