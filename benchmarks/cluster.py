@@ -48,8 +48,8 @@ import torch
 from PIL import Image
 
 from monai_debclust.data import ImageArchive, LoadArchiveImaged, archive_loader, default_num_workers, render_fundus
-from monai_debclust.archive.clusterer import ArchiveClusterer
-from monai_debclust.similarity.kmeans import faiss_available, kmeans
+from monai_debclust.archive import ArchiveClusterer
+from monai_debclust.similarity import faiss_available, kmeans
 from monai_debclust.networks import DebClustNet
 
 FUNDUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "fundus4"

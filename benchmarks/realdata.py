@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from monai_debclust.data import ImageArchive, load_cohort
-from monai_debclust.engines import load_trained_network
+from monai_debclust.bundle import load_trained_network
 from monai_debclust.evaluation import cluster_report, kmeans, knn_cross_validate
 
 SIMCLR = ["--method", "simclr"]

@@ -27,6 +27,7 @@ from monai_debclust.bundle.outputs import (
     resumable_checkpoint,
     save_trained_network,
     trained_input,
+    training_command,
 )
 from monai_debclust.bundle.settings import (
     RUN_ARGUMENTS,
@@ -60,5 +61,6 @@ __all__ = [
     "resumable_checkpoint",
     "save_trained_network",
     "trained_input",
+    "training_command",
     "unknown_settings",
 ]

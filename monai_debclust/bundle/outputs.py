@@ -39,6 +39,7 @@ __all__ = [
     "report_outputs",
     "save_trained_network",
     "trained_input",
+    "training_command",
 ]
 
 MODEL_FILE = "model.pt"
@@ -105,6 +106,17 @@ def trained_input(ckpt_path: str | os.PathLike, key: str, default: Any) -> Any:
     if not path.is_file():
         return default
     return json.loads(path.read_text(encoding="utf-8")).get(key, default)
+
+
+def training_command(config_file: str, output_dir: str, dataset_dir: str | None = None) -> str:
+    """The ``python -m monai.bundle run training`` command that writes a run into ``output_dir``.
+
+    Example:
+        >>> training_command("bundles/refuge/train.json", "runs/refuge")
+        'python -m monai.bundle run training --config_file bundles/refuge/train.json --output_dir runs/refuge'
+    """
+    command = f"python -m monai.bundle run training --config_file {config_file} --output_dir {output_dir}"
+    return command + (f" --dataset_dir {dataset_dir}" if dataset_dir else "")
 
 
 def report_outputs(output_dir: str | os.PathLike, epoch: int) -> str:
