@@ -44,6 +44,7 @@ def test_export_writes_a_zoo_folder_zip_and_sha256(exported):
     meta = json.loads((folder / "configs" / "metadata.json").read_text())
     assert meta["version"] == "0.2.1" and "0.2.1" in meta["changelog"] and "0.2.0" in meta["changelog"]
     assert meta["network_data_format"]["inputs"]["image"]["spatial_shape"] == [16, 16]  # the trained size
+    assert meta["monai_debclust_template"] == "refuge"  # the packaged template it came from
 
 
 def test_export_lists_files_over_the_size_limit_with_their_sha256(exported):
@@ -71,9 +72,9 @@ def test_exported_configs_are_the_repository_configs_plus_the_bundle_root_keys(e
 def test_verify_passes_the_exported_bundle(exported, capsys):
     status, out, _ = cli(capsys, "verify", str(exported["folder"]))
     assert status == 0, out
-    for check in ("files", "metadata", "large files", "weights", "network in/out", "TorchScript", "inference"):
+    for check in ("files", "metadata", "expressions", "large files", "weights", "network in/out", "TorchScript",
+                  "inference"):
         assert f"PASS  {check}:" in out, check
-    assert "WARN  expressions:" in out and "$import ignite.distributed as idist" in out  # listed, a notice only
 
 
 def test_monai_download_over_http_then_inference_assigns_as_the_original_bundle(
