@@ -4,7 +4,7 @@ A bundle's ``method`` setting picks one entry of :data:`METHODS`; the same data,
 trainer, checkpoints and evaluation serve them all, and only the network class, the loss of the
 two views and whether DEC trains the clustering head change. A mode that does not train its
 head gets the k-means centres of its features put into it
-(:class:`~monai_debclust.engines.KMeansHeadHandler`), so every mode's model clusters an archive
+(:class:`~monai_debclust.handlers.KMeansHeadHandler`), so every mode's model clusters an archive
 the same way.
 """
 

@@ -56,7 +56,7 @@ class DebClustTrainer(Trainer):
 
     DEC target: by default the clustering loss sharpens the batch's own ``q``. When a handler has
     put a target for the whole training set in ``engine.state.dec_target`` (``(N, K)``, row ``i``
-    for the sample whose ``index_key`` is ``i``; see :class:`~monai_debclust.engines.DECTargetHandler`),
+    for the sample whose ``index_key`` is ``i``; see :class:`~monai_debclust.handlers.DECTargetHandler`),
     the batch's rows of it are passed as ``loss_function(z1, z2, q, target=...)``.
 
     Distributed training (``torch.distributed`` initialised with several ranks, ``network``
@@ -148,7 +148,7 @@ class DebClustTrainer(Trainer):
         """Ignite's ``load_state_dict``, tolerating a checkpoint written before a handler added a state key.
 
         A key of ``state_dict_user_keys`` (e.g. ``clustering_started_epoch`` of
-        :class:`~monai_debclust.engines.ClusterInitHandler`) that the checkpoint lacks keeps the
+        :class:`~monai_debclust.handlers.ClusterInitHandler`) that the checkpoint lacks keeps the
         value its handler gave it at attach time, so that older checkpoints still resume.
         """
         defaults = {key: getattr(self.state, key) for key in self.state_dict_user_keys if key not in state_dict}

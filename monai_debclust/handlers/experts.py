@@ -78,7 +78,7 @@ class ExpertsHandler:
 
     See the module docstring for the stages and their files. Attach it after the handlers that
     must see the base model at its last epoch and before
-    :class:`~monai_debclust.engines.TrainingSummaryHandler`, which then saves the student.
+    :class:`~monai_debclust.handlers.TrainingSummaryHandler`, which then saves the student.
 
     Args:
         dataset: the training set with two views and ``"index"`` (what the base trained on).

@@ -83,13 +83,13 @@ class TrainingSummaryHandler:
     """At the end of training: save the final model, print the per-epoch losses and the F1 table.
 
     Writes ``<output_dir>/models/model.pt`` and ``models/network.json``
-    (:func:`~monai_debclust.engines.save_trained_network`: the weights and the network's
+    (:func:`~monai_debclust.bundle.save_trained_network`: the weights and the network's
     validated description, checked when the handler is attached so that a network that cannot be
     described fails before training, not after); when an ``evaluator`` is given, runs
     it on the final weights unless it already ran at the last epoch, and prints its per-class
     precision / recall / F1 table (:func:`~monai_debclust.evaluation.format_report`) and kNN
     probe. (The bundle's last line, where the outputs are, comes after the run:
-    :func:`~monai_debclust.engines.report_outputs`.) Attach it on the process that saves (rank 0).
+    :func:`~monai_debclust.bundle.report_outputs`.) Attach it on the process that saves (rank 0).
 
     Args:
         output_dir: the run's output folder.

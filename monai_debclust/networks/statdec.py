@@ -33,7 +33,7 @@ class StatDECNet(DebClustNet):
     * how the clustering network learns a representation before DEC can mean anything: the
       representation network trains alone during the warm-up, and when the centres are
       initialised (:meth:`prepare_clustering`, called by
-      :class:`~monai_debclust.engines.ClusterInitHandler` just before its k-means) the clustering
+      :class:`~monai_debclust.handlers.ClusterInitHandler` just before its k-means) the clustering
       encoder starts from the representation encoder's weights, as DEC starts from a pre-trained
       encoder (Xie et al., 2016); from then on both train together, ``f_r`` by the contrastive
       loss and ``f_c`` by DEC;

@@ -16,7 +16,7 @@ or pass ``--bundle_root``). The ``network_def`` the Zoo's checks run is the repo
 (:class:`~monai_debclust.networks.SoftAssignmentNet`, whose state dict is the trained
 network's). ``model.pt`` is
 checked before it is copied: it must load weights-only into the network ``network.json``
-describes (:func:`~monai_debclust.engines.load_trained_network`).
+describes (:func:`~monai_debclust.bundle.load_trained_network`).
 """
 
 from __future__ import annotations
