@@ -42,16 +42,20 @@ class PartialOTTarget:
     ``rho`` from 0.1 to 1 during training (a curriculum from the confident samples to all);
     ``rho`` is an attribute for a handler to set.
 
-    Solved by generalised Sinkhorn-Knopp scaling (Chizat et al., 2018) in log space, with the
-    kernel ``log M_ij = -C_ij / epsilon``, row scalings ``u`` and column scalings ``v``:
+    Solved by generalised Sinkhorn-Knopp scaling (Chizat et al., 2018) with the kernel
+    ``M_ij = exp(-C_ij / epsilon) = q_ij^(1 / epsilon)`` (``M_iK = 1``), row scalings ``alpha`` and
+    column scalings ``beta``:
 
-    * ``u_i = log a_i - logsumexp_j(log M_ij + v_j)`` (the rows exactly);
-    * ``v_j = f (log b_j - logsumexp_i(log M_ij + u_i))`` for the real clusters, ``f = lambda / (lambda + epsilon)``;
-    * ``v_K = log b_K - logsumexp_i(log M_iK + u_i)`` (the virtual cluster exactly);
+    * ``alpha_i = a_i / (M beta)_i`` (the rows exactly);
+    * ``beta_j = (b_j / (M^T alpha)_j)^f`` for the real clusters, ``f = lambda / (lambda + epsilon)``;
+    * ``beta_K = b_K / (M^T alpha)_K`` (the virtual cluster exactly);
 
-    until ``v`` moves less than ``tolerance``, ending with a row update; ``pi = exp(log M + u + v)``.
-    The problem is scaled by N (``a_i = 1``, ``b_j = N rho / K``, ``b_K = N (1 - rho)``), which
-    changes only a constant of the objective, so that each row of the plan sums to 1.
+    until no ``log beta_j`` moves more than ``tolerance``, ending with a row update;
+    ``pi_ij = alpha_i M_ij beta_j``. The problem is scaled by N (``a_i = 1``, ``b_j = N rho / K``,
+    ``b_K = N (1 - rho)``), which changes only a constant of the objective, so that each row of
+    the plan sums to 1. Computed in float64: ``M`` lies in ``[0, 1]`` and each row has an entry of
+    at least ``K^(-1 / epsilon)`` (its largest ``q_ij >= 1 / K``), so nothing overflows; the
+    iterations are two matrix-vector products (``O(N K)``), the kernel is exponentiated once.
 
     Used as DEC's target (``DECClusteringLoss(target_strategy=PartialOTTarget(...))``), the rows
     keep their mass ``w_i <= 1``: a sample that the plan sent to the virtual cluster weighs less in
@@ -104,22 +108,23 @@ class PartialOTTarget:
         if q.ndim != 2 or 0 in q.shape:
             raise ValueError(f"q must be (batch, clusters) with both > 0, got shape {tuple(q.shape)}.")
         n, k = q.shape
-        tiny = torch.finfo(torch.float64).tiny  # a zero q_ij costs -log(tiny) instead of infinity
-        log_kernel = torch.cat([q.double().clamp_min(tiny).log() / self.epsilon, q.new_zeros(n, 1).double()], dim=1)
+        tiny = torch.finfo(torch.float64).tiny
+        kernel = torch.cat([q.double().clamp_min(tiny).log().div(self.epsilon).exp(), q.new_ones(n, 1).double()], dim=1)
         log_b = torch.full((k + 1,), math.log(n * self.rho / k), dtype=torch.float64, device=q.device)
         log_b[k] = math.log(n * (1 - self.rho)) if self.rho < 1 else float("-inf")
         exponent = torch.full_like(log_b, self.marginal_weight / (self.marginal_weight + self.epsilon))
         exponent[k] = 1.0
-        v = torch.zeros_like(log_b)
+        log_beta = torch.zeros_like(log_b)
+        finite = slice(0, k + 1 if self.rho < 1 else k)  # at rho = 1 the virtual beta is 0, log beta -inf
         for iterations in range(1, self.num_iters + 1):
-            u = -torch.logsumexp(log_kernel + v, dim=1)
-            v_next = exponent * (log_b - torch.logsumexp(log_kernel + u[:, None], dim=0))
-            moved = (v_next - v)[: k + (self.rho < 1)].abs().max().item()  # the virtual v is -inf at rho = 1
-            v = v_next
+            alpha = 1.0 / (kernel @ log_beta.exp()).clamp_min(tiny)
+            log_beta_next = exponent * (log_b - (kernel.T @ alpha).clamp_min(tiny).log())
+            moved = (log_beta_next - log_beta)[finite].abs().max().item()
+            log_beta = log_beta_next
             if moved < self.tolerance:
                 break
-        u = -torch.logsumexp(log_kernel + v, dim=1)
-        transport = (log_kernel + u[:, None] + v).exp()
+        beta = log_beta.exp()
+        transport = kernel * beta / (kernel @ beta).clamp_min(tiny)[:, None]
         dtype = torch.promote_types(q.dtype, torch.float32)
         return PartialTransport(transport[:, :k].to(dtype), (1 - transport[:, k]).to(dtype), iterations)
 
