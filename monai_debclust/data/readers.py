@@ -1,11 +1,15 @@
 """Decoding one archive file (PNG/JPEG/BMP/TIFF, DICOM, NIfTI) to a channel-first float32 array.
 
-Every file is decoded *fully* inside a guard: Pillow opens a truncated JPEG and fails only at
-``load()``, pydicom reads a cut-short file and fails only at ``pixel_array``, nibabel fails only
-when the data are read. What a decoder raises for a bad file comes out of :func:`read_image` as
-:class:`~monai_debclust.data.skips.ImageReadError` with a short reason a person can act on, so a
-caller skips and records the file instead of aborting a run; anything else (a bug, exhausted
-memory) propagates. :mod:`~monai_debclust.data.skips` says which errors are which.
+Every file is decoded *fully*, each decoder call inside a guard: Pillow opens a truncated JPEG
+and fails only at ``load()``, pydicom reads a cut-short file and fails only at ``pixel_array``,
+nibabel fails only when the data are read. What a decoder (Pillow, pydicom, nibabel) raises for a
+bad file comes out of :func:`read_image` as :class:`~monai_debclust.data.skips.ImageReadError`
+with a short reason a person can act on, so a caller skips and records the file instead of
+aborting a run. Only the decoder calls are guarded: this module's own checks of a file's content
+(a DICOM window it cannot use, pixel data of another size than the header declares) raise
+``ImageReadError`` themselves, and anything else raised by this module's own code (a bug) or a
+sick machine (exhausted memory or file descriptors) propagates and fails the run.
+:mod:`~monai_debclust.data.skips` says which errors are which.
 
 Images larger than :data:`MAX_IMAGE_PIXELS` per frame, or :data:`MAX_VOLUME_VOXELS` per file,
 are refused from their header, before anything is decoded (a "decompression bomb": a 20,000 x
@@ -46,11 +50,9 @@ Other formats are decoded whole; the caller resizes.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import nibabel as nib
@@ -60,7 +62,8 @@ from PIL import Image, UnidentifiedImageError
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi, get_decoder
 
-from monai_debclust.data.skips import DECODE_ERRORS, ImageReadError, os_error_reason
+from monai_debclust.data.intensity import min_max, rescale, window
+from monai_debclust.data.skips import ImageReadError, decoder_guard
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -123,27 +126,6 @@ def image_format(path: str | os.PathLike) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _guard(path: Path, what: str, also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
-    """Turn what a decoder raises for a bad file in the block into ``ImageReadError``.
-
-    Caught are :data:`~monai_debclust.data.skips.DECODE_ERRORS` and ``also``; the reason is
-    ``f"{what}: {message}"``, or names the file-system problem (see
-    :func:`~monai_debclust.data.skips.as_read_error`). Other exceptions, and an ``OSError`` of
-    :data:`~monai_debclust.data.skips.RESOURCE_ERRNOS`, propagate.
-    """
-    try:
-        yield
-    except ImageReadError:
-        raise
-    except (*DECODE_ERRORS, *also) as exc:
-        error = os_error_reason(path, exc, what) if isinstance(exc, OSError) else ImageReadError(
-            path, f"{what}: {str(exc) or type(exc).__name__}")
-        if error is None:
-            raise
-        raise error from exc
-
-
 def _check_size(path: Path, shape: tuple[int, ...], pixels: int, voxels: int) -> None:
     """Refuse a file whose header declares more than :data:`MAX_IMAGE_PIXELS` per frame or :data:`MAX_VOLUME_VOXELS`."""
     if pixels > MAX_IMAGE_PIXELS or voxels > MAX_VOLUME_VOXELS:
@@ -155,19 +137,6 @@ def _check_size(path: Path, shape: tuple[int, ...], pixels: int, voxels: int) ->
         raise ImageReadError(path, f"decompression bomb: {size} is more than the limit of {limit}")
 
 
-def _rescale(array: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``(array - low) / (high - low)`` clipped to ``[0, 1]``; zeros when the range is empty."""
-    span = float(high) - float(low)
-    if not span > 0:
-        return np.zeros(array.shape, dtype=np.float32)
-    scaled = np.clip((array.astype(np.float32) - np.float32(low)) / np.float32(span), 0.0, 1.0)
-    return np.nan_to_num(scaled, nan=0.0)
-
-
-def _min_max(array: np.ndarray) -> np.ndarray:
-    return _rescale(array, np.nanmin(array), np.nanmax(array))
-
-
 def _volume_output(volume: np.ndarray, nifti_mode: str) -> np.ndarray:
     """``(C, D, H, W)`` -> the middle slice ``(C, H, W)`` or the volume itself."""
     return volume[:, volume.shape[1] // 2] if nifti_mode == "slice" else volume
@@ -176,8 +145,23 @@ def _volume_output(volume: np.ndarray, nifti_mode: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------- Pillow
 
 
+def _pil_mode(mode: str) -> str:
+    """The mode a Pillow image is converted to before reading its pixels: ``L``, ``RGB`` or its own (deep grey)."""
+    if mode in ("1", "L", "LA"):
+        return "L"
+    if mode.startswith("I") or mode == "F":  # 16/32-bit integer or float greyscale
+        return mode
+    return "RGB"  # RGB, RGBA, palette, CMYK, YCbCr, ...
+
+
+def _pil_pixels_to_array(pixels: np.ndarray) -> np.ndarray:
+    """Decoded pixels as ``(C, H, W)`` float32: ``L``/``RGB`` (``uint8``) ``/ 255``, deeper greyscale min-max."""
+    array = pixels.astype(np.float32) / 255.0 if pixels.dtype == np.uint8 else min_max(pixels)
+    return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
 def _read_pil(path: Path, label: str, min_size: int | None) -> np.ndarray:
-    with _guard(path, f"truncated or corrupt {label}"):
+    with decoder_guard(path, f"truncated or corrupt {label}"):
         try:
             with warnings.catch_warnings():  # Pillow warns above its limit; _check_size refuses
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -186,40 +170,31 @@ def _read_pil(path: Path, label: str, min_size: int | None) -> np.ndarray:
             raise ImageReadError(path, f"not a {label} image Pillow can read") from exc
         except Image.DecompressionBombError as exc:  # Pillow refuses twice its limit while opening
             raise ImageReadError(path, f"decompression bomb: {exc}") from exc
-        with image:
-            _check_size(path, image.size, image.width * image.height, image.width * image.height)
+    with image:
+        _check_size(path, image.size, image.width * image.height, image.width * image.height)
+        with decoder_guard(path, f"truncated or corrupt {label}"):
             if min_size is not None and image.format == "JPEG":
                 image.draft(None, (min_size, min_size))  # a DCT scale keeping both sides >= min_size
             image.load()  # Image.open only parses the header; the pixels are decoded here
-            if image.mode in ("1", "L", "LA"):
-                array = np.asarray(image if image.mode == "L" else image.convert("L"), dtype=np.float32) / 255.0
-            elif image.mode.startswith("I") or image.mode == "F":  # 16/32-bit integer or float greyscale
-                array = _min_max(np.asarray(image))
-            else:  # RGB, RGBA, palette, CMYK, YCbCr, ...
-                array = np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.float32) / 255.0
-    return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
+        mode = _pil_mode(image.mode)
+        with decoder_guard(path, f"truncated or corrupt {label}"):
+            pixels = np.asarray(image if image.mode == mode else image.convert(mode))
+    return _pil_pixels_to_array(pixels)
 
 
 # ----------------------------------------------------------------------------------- DICOM
 
 
-def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
-    """DICOM windowing (PS3.3 C.11.2.1.2) with the output range ``[0, 1]``.
+def _check_window(path: Path, width: float, function: str) -> None:
+    """Refuse a window that :func:`~monai_debclust.data.intensity.window` cannot apply.
 
-    ``LINEAR``: ``((x - (c - 0.5)) / (w - 1) + 0.5)`` clipped; ``LINEAR_EXACT``:
-    ``((x - c) / w + 0.5)`` clipped; ``SIGMOID``: ``1 / (1 + exp(-4 (x - c) / w))``.
+    An unknown VOI LUT Function, or a width out of the function's range, is the file's fault.
     """
     if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
-        raise ValueError(f"unsupported VOI LUT Function {function!r}")
-    if width < 1 if function == "LINEAR" else width <= 0:
-        raise ValueError(f"window width {width:g} is out of range for {function}")
-    if function == "SIGMOID":
-        return (1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))).astype(np.float32)
-    if function == "LINEAR":
-        center, width = center - 0.5, width - 1.0
-        if width == 0:  # a LINEAR window of width 1 is a threshold
-            return (values > center).astype(np.float32)
-    return _rescale(values, center - width / 2, center + width / 2)
+        raise ImageReadError(path, f"invalid DICOM intensity transform: unsupported VOI LUT Function {function!r}")
+    if not (width >= 1 if function == "LINEAR" else width > 0):
+        raise ImageReadError(path, f"invalid DICOM intensity transform: window width {width:g} is out of range "
+                                   f"for {function}")
 
 
 def _first(ds, keyword: str) -> float:
@@ -228,19 +203,30 @@ def _first(ds, keyword: str) -> float:
     return float(element.value[0] if element.VM > 1 else element.value)
 
 
-def _dicom_grey(ds, stored: np.ndarray) -> np.ndarray:
-    values = apply_modality_lut(stored, ds)
-    if ds.get("VOILUTSequence"):
-        # scaled by the range of the LUT's own output: many LUTs declare 16 bits and use 12
-        entries, first_mapped = ds.VOILUTSequence[0].LUTDescriptor[:2]
-        lut_output = apply_voi(np.arange(first_mapped, first_mapped + (entries or 2**16)), ds)
-        scaled = _rescale(apply_voi(np.rint(values).astype(np.int64), ds), lut_output.min(), lut_output.max())
-    elif "WindowCenter" in ds and "WindowWidth" in ds:
-        function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
-        scaled = _window(values.astype(np.float64), _first(ds, "WindowCenter"), _first(ds, "WindowWidth"), function)
+def _dicom_grey(path: Path, ds, stored: np.ndarray) -> np.ndarray:
+    """Greyscale stored values -> modality LUT -> VOI LUT, window or min-max -> ``[0, 1]``; ``MONOCHROME1`` inverted."""
+    with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
+        values = apply_modality_lut(stored, ds)
+        voi_lut = bool(ds.get("VOILUTSequence"))
+        windowed = not voi_lut and "WindowCenter" in ds and "WindowWidth" in ds
+        inverted = ds.PhotometricInterpretation == "MONOCHROME1"
+    if voi_lut:
+        indices = np.rint(values).astype(np.int64)
+        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
+            # scaled by the range of the LUT's own output: many LUTs declare 16 bits and use 12
+            entries, first_mapped = ds.VOILUTSequence[0].LUTDescriptor[:2]
+            lut_output = apply_voi(np.arange(first_mapped, first_mapped + (entries or 2**16)), ds)
+            looked_up = apply_voi(indices, ds)
+        scaled = rescale(looked_up, lut_output.min(), lut_output.max())
+    elif windowed:
+        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
+            function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
+            center, width = _first(ds, "WindowCenter"), _first(ds, "WindowWidth")
+        _check_window(path, width, function)
+        scaled = window(values.astype(np.float64), center, width, function)
     else:
-        scaled = _min_max(values)
-    return 1.0 - scaled if ds.PhotometricInterpretation == "MONOCHROME1" else scaled
+        scaled = min_max(values)
+    return 1.0 - scaled if inverted else scaled
 
 
 def _decoder_hint(uid) -> str:
@@ -257,14 +243,14 @@ _DICOM_INTEGER_ELEMENTS = ("BitsStored", "PixelRepresentation")
 
 
 def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
-    with _guard(path, "truncated or corrupt DICOM header"):
+    with decoder_guard(path, "truncated or corrupt DICOM header"):
         try:
             ds = pydicom.dcmread(path)
         except InvalidDicomError as exc:
             raise ImageReadError(path, "not a DICOM file: no 'DICM' preamble or file meta header") from exc
     if not any(key in ds for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise ImageReadError(path, "DICOM has no pixel data")
-    with _guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS):  # values are parsed lazily
+    with decoder_guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS):  # values are parsed lazily
         required = _DICOM_PIXEL_ELEMENTS + (_DICOM_INTEGER_ELEMENTS if "PixelData" in ds else ())
         missing = [keyword for keyword in required if ds.get(keyword) in (None, "")]
         uid = ds.file_meta.get("TransferSyntaxUID")
@@ -274,17 +260,17 @@ def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
             raise ImageReadError(path, f"DICOM lacks required elements: {', '.join(missing)}")
         samples, rows, columns = int(ds.SamplesPerPixel), int(ds.Rows), int(ds.Columns)
         frames = int(ds.get("NumberOfFrames", 1) or 1)
-        _check_size(path, (frames, rows, columns), rows * columns, frames * rows * columns)
-    with _guard(path, "truncated or corrupt DICOM pixel data", also=_DICOM_ERRORS):
+        bits_stored = int(ds.BitsStored) if samples > 1 else None
+    _check_size(path, (frames, rows, columns), rows * columns, frames * rows * columns)
+    with decoder_guard(path, "truncated or corrupt DICOM pixel data", also=_DICOM_ERRORS):
         if uid.is_compressed and not get_decoder(uid).is_available:
             raise ImageReadError(path, _decoder_hint(uid))
         stored = ds.pixel_array  # decodes every frame
-        stored = stored.reshape(frames, rows, columns, samples)
-    with _guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
-        if samples == 1:
-            image = _dicom_grey(ds, stored)
-        else:
-            image = _rescale(stored, 0, 2 ** int(ds.BitsStored) - 1)
+    if stored.size != frames * rows * columns * samples:
+        raise ImageReadError(path, f"truncated or corrupt DICOM pixel data: {stored.size} values where the header "
+                                   f"declares {frames} x {rows} x {columns} x {samples}")
+    stored = stored.reshape(frames, rows, columns, samples)
+    image = _dicom_grey(path, ds, stored) if samples == 1 else rescale(stored, 0, 2**bits_stored - 1)
     volume = np.ascontiguousarray(image.transpose(3, 0, 1, 2))  # (C, frames, H, W)
     return _volume_output(volume, nifti_mode) if frames > 1 else volume[:, 0]
 
@@ -294,14 +280,14 @@ def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
 
 def _read_nifti(path: Path, nifti_mode: str) -> np.ndarray:
     if path.name.lower().endswith(".gz"):
-        with _guard(path, "unreadable file"), open(path, "rb") as handle:
+        with decoder_guard(path, "unreadable file"), open(path, "rb") as handle:
             if handle.read(2) != _GZIP_MAGIC:
                 raise ImageReadError(path, "not a gzip file")
-    with _guard(path, "not a NIfTI file"):
+    with decoder_guard(path, "not a NIfTI file"):
         image = nib.load(path)
         shape = tuple(int(n) for n in image.shape)
-        _check_size(path, shape, int(np.prod(shape[:2])), int(np.prod(shape)))
-    with _guard(path, "truncated or corrupt NIfTI"):
+    _check_size(path, shape, int(np.prod(shape[:2])), int(np.prod(shape)))
+    with decoder_guard(path, "truncated or corrupt NIfTI"):
         volume = image.get_fdata(dtype=np.float32)  # nibabel is lazy: this reads every voxel
     if volume.size == 0:
         raise ImageReadError(path, f"NIfTI has no voxels: shape {volume.shape}")
@@ -309,7 +295,7 @@ def _read_nifti(path: Path, nifti_mode: str) -> np.ndarray:
         volume = volume[(..., *([0] * (volume.ndim - 3)))]
     volume = volume.reshape(volume.shape + (1,) * (3 - volume.ndim))
     low, high = np.nanpercentile(volume, (0.5, 99.5))
-    volume = np.moveaxis(_rescale(volume, low, high), -1, 0)[None]  # (1, D, H, W), D = last axis
+    volume = np.moveaxis(rescale(volume, low, high), -1, 0)[None]  # (1, D, H, W), D = last axis
     return np.ascontiguousarray(_volume_output(volume, nifti_mode))
 
 
@@ -335,7 +321,7 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
     if nifti_mode not in NIFTI_MODES:
         raise ValueError(f"nifti_mode must be one of {NIFTI_MODES}, got {nifti_mode!r}.")
     path = Path(path)
-    with _guard(path, "cannot open file"):
+    with decoder_guard(path, "cannot open file"):
         status = os.stat(path)
     if stat.S_ISDIR(status.st_mode):
         raise ImageReadError(path, "a folder, not a file")
@@ -346,9 +332,8 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
     kind = image_format(path)
     if kind is None:
         raise ImageReadError(path, f"not an image file type: supported are {', '.join(IMAGE_EXTENSIONS)}")
-    with _guard(path, f"unreadable {kind}"):
-        if kind == "DICOM":
-            return _read_dicom(path, nifti_mode)
-        if kind == "NIfTI":
-            return _read_nifti(path, nifti_mode)
-        return _read_pil(path, kind, min_size)
+    if kind == "DICOM":
+        return _read_dicom(path, nifti_mode)
+    if kind == "NIfTI":
+        return _read_nifti(path, nifti_mode)
+    return _read_pil(path, kind, min_size)

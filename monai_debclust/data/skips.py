@@ -20,6 +20,7 @@ reports it but does not record it as done, and the next run tries it again.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -27,7 +28,7 @@ import re
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from nibabel.filebasedimages import ImageFileError
@@ -48,6 +49,7 @@ __all__ = [
     "TooManySkippedError",
     "as_read_error",
     "check_skipped",
+    "decoder_guard",
     "os_error_reason",
     "reason_category",
     "skipped_by_reason",
@@ -91,6 +93,7 @@ DECODE_ERRORS: tuple[type[BaseException], ...] = (*FILE_ERRORS, ValueError, stru
 #: The reason of a file listed with the archive and gone when it was read.
 VANISHED = "file vanished since the archive was listed"
 
+
 class ImageReadError(Exception):
     """A file that cannot be decoded to an image; ``reason`` says why in a few words.
 
@@ -127,6 +130,29 @@ def os_error_reason(path: Path, exc: OSError, what: str) -> ImageReadError | Non
     if code == errno.EISDIR:
         return ImageReadError(path, "a folder, not a file")
     return ImageReadError(path, f"{what}: {exc.strerror or exc}" if code is not None else f"{what}: {exc}")
+
+
+@contextlib.contextmanager
+def decoder_guard(path: Path, what: str, also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Within the block, what a decoder raises for a bad file becomes an :class:`ImageReadError`.
+
+    The block holds decoder calls only (Pillow, pydicom, nibabel, reading the file), never the
+    project's own conversion: a ``ValueError`` of the project's code is a bug, not a bad file,
+    and the project's own checks of a file's content raise ``ImageReadError`` themselves.
+    Caught are :data:`DECODE_ERRORS` and ``also``; the reason is ``f"{what}: {message}"``, or names
+    the file-system problem (see :func:`os_error_reason`). Other exceptions, and an ``OSError``
+    of :data:`RESOURCE_ERRNOS`, propagate; an ``ImageReadError`` passes through unchanged.
+    """
+    try:
+        yield
+    except ImageReadError:
+        raise
+    except (*DECODE_ERRORS, *also) as exc:
+        error = os_error_reason(path, exc, what) if isinstance(exc, OSError) else ImageReadError(
+            path, f"{what}: {str(exc) or type(exc).__name__}")
+        if error is None:
+            raise
+        raise error from exc
 
 
 def as_read_error(path: str | os.PathLike, exc: BaseException, what: str = "unreadable file") -> ImageReadError | None:

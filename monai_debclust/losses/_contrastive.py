@@ -1,4 +1,4 @@
-"""Two-view similarities shared by the contrastive losses (NT-Xent, debiased, modified debiased)."""
+"""Two-view similarities and the temperature shared by the contrastive losses (NT-Xent, debiased, modified debiased)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
+from torch.nn.modules.loss import _Loss
 
-__all__ = ["ViewSimilarity", "check_temperature", "view_similarity"]
+__all__ = ["TemperatureScaledLoss", "ViewSimilarity", "check_temperature", "view_similarity"]
 
 # Elements of one block of the (2N, 2N) logit matrix held at a time (16 MiB in float32).
 BLOCK_ELEMENTS = 2**22
@@ -34,6 +35,26 @@ def check_temperature(temperature: float) -> None:
     """Raise a ``ValueError`` unless ``temperature`` is positive."""
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}.")
+
+
+class TemperatureScaledLoss(_Loss):
+    """A loss of similarities divided by a ``temperature`` that may change between steps.
+
+    ``temperature`` is a plain attribute, checked when set, and read afresh by every forward
+    pass, so that a handler can follow a schedule during training (e.g.
+    :class:`~monai_debclust.losses.CosineTemperatureSchedule`): after
+    ``loss.temperature = 0.2`` the next call computes the loss at ``tau = 0.2``.
+    """
+
+    @property
+    def temperature(self) -> float:
+        """``tau``, the temperature of the similarities, ``> 0``."""
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        check_temperature(value)
+        self._temperature = float(value)
 
 
 def _negative_logit_blocks(z: torch.Tensor, temperature: float) -> Iterator[tuple[slice, torch.Tensor]]:

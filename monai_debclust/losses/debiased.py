@@ -7,11 +7,13 @@ import math
 import torch
 import torch.nn.functional as F
 from monai.utils import LossReduction
-from torch.nn.modules.loss import _Loss
 
-from monai_debclust.losses._contrastive import ViewSimilarity, check_temperature, view_similarity
+from monai_debclust.losses._contrastive import TemperatureScaledLoss, ViewSimilarity, view_similarity
 
-__all__ = ["DebiasedContrastiveLoss", "ModifiedDebiasedContrastiveLoss"]
+__all__ = ["NEGATIVE_REDUCTIONS", "DebiasedContrastiveLoss", "ModifiedDebiasedContrastiveLoss"]
+
+#: How :class:`ModifiedDebiasedContrastiveLoss` reduces the ``2N - 2`` negatives of a view-anchor.
+NEGATIVE_REDUCTIONS = ("mean", "sum")
 
 
 def _check_tau_plus(tau_plus: float) -> None:
@@ -39,7 +41,7 @@ def _log_debiased_negatives(
     return torch.where(above_floor, log_estimate, torch.full_like(log_estimate, -1 / temperature))
 
 
-class ModifiedDebiasedContrastiveLoss(_Loss):
+class ModifiedDebiasedContrastiveLoss(TemperatureScaledLoss):
     """Modified debiased contrastive loss (Zheng et al., arXiv:2209.06941, 2022).
 
     For N images with L2-normalised views ``z_i^(1), z_i^(2)`` and cosine ``sim``:
@@ -50,7 +52,17 @@ class ModifiedDebiasedContrastiveLoss(_Loss):
     * ``L_i = -2 log(pos_i / (pos_i + (1 + D_i)^lambda))``, ``L = (1 / 2N) sum_i L_i``.
 
     The estimator ``g`` is the debiased negative term of Chuang et al. (NeurIPS 2020) taken as a
-    mean; the paper prints ``exp(sim)`` without ``/tau`` in the ``tau_plus`` term, read here as a
+    mean (``negatives="mean"``, the paper's reading and the default). With a mean each negative
+    weighs ``1 / (2N - 2)`` as much as in SimCLR; ``negatives="sum"`` puts the estimator on
+    Chuang et al.'s scale instead, the sum over the ``2N - 2`` negatives:
+
+    * ``g_i^(k) = max((2N - 2) exp(-1/tau), (Sum_i^(k) - tau_plus (2N - 2) pos_i) / (1 - tau_plus))``
+      with ``Sum_i^(k) = sum_neg exp(sim(z_i^(k), z) / tau) = (2N - 2) S_i^(k)``,
+
+    that is ``(2N - 2)`` times the mean reading's ``g``, with ``D_i`` and ``L_i`` as above (an
+    ablation of the reading).
+
+    The paper prints ``exp(sim)`` without ``/tau`` in the ``tau_plus`` term, read here as a
     typo (the floor ``exp(-1/tau)`` is on the ``/tau`` scale). ``literal_correction=True`` keeps
     the printed reading so the two can be compared.
 
@@ -62,10 +74,13 @@ class ModifiedDebiasedContrastiveLoss(_Loss):
     returned in float32; float32 and float64 keep their dtype.
 
     Args:
-        temperature: ``tau``, the temperature of the similarities.
+        temperature: ``tau``, the temperature of the similarities; an attribute that may be changed
+            between steps (a temperature schedule).
         tau_plus: ``tau_plus``, the prior probability that a negative shares the anchor's class.
         lambda_mod: ``lambda``, the exponent of ``1 + D_i``.
         literal_correction: use ``exp(sim)`` instead of ``exp(sim / tau)`` in the ``tau_plus`` term.
+        negatives: ``"mean"`` (the paper) or ``"sum"`` (Chuang et al.'s scale) over the ``2N - 2``
+            negatives in ``g``; see above.
         eps: floor of the L2 norm, so that a zero vector gives a zero cosine.
         reduction: ``"mean"``: ``sum_i L_i / 2N`` (the loss above, the mean over the 2N view-anchors);
             ``"sum"``: ``sum_i L_i``; ``"none"``: the ``(N,)`` per-image ``L_i`` (both views of image i).
@@ -77,16 +92,18 @@ class ModifiedDebiasedContrastiveLoss(_Loss):
         tau_plus: float = 0.1,
         lambda_mod: float = 2.0,
         literal_correction: bool = False,
+        negatives: str = "mean",
         eps: float = 1e-8,
         reduction: LossReduction | str = LossReduction.MEAN,
     ) -> None:
         super().__init__(reduction=LossReduction(reduction).value)
-        check_temperature(temperature)
         _check_tau_plus(tau_plus)
         if not lambda_mod > 0:
             raise ValueError(f"lambda_mod must be > 0, got {lambda_mod}.")
+        if negatives not in NEGATIVE_REDUCTIONS:
+            raise ValueError(f"negatives must be one of {NEGATIVE_REDUCTIONS}, got {negatives!r}.")
         self.temperature, self.tau_plus, self.lambda_mod = temperature, tau_plus, lambda_mod
-        self.literal_correction, self.eps = literal_correction, eps
+        self.literal_correction, self.negatives, self.eps = literal_correction, negatives, eps
 
     def terms(self, z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:
         """The intermediate quantities of the loss, for tests and analysis.
@@ -96,8 +113,9 @@ class ModifiedDebiasedContrastiveLoss(_Loss):
             z2: ``(N, D)`` projections of the second views.
 
         Returns:
-            ``positive_cosine`` ``(N,)``; ``pos`` ``(N,)``; ``S`` and ``g`` ``(2N,)`` per view-anchor,
-            view 1 of images ``0..N-1`` then view 2; ``D`` ``(N,)``; ``L_i`` ``(N,)``.
+            ``positive_cosine`` ``(N,)``; ``pos`` ``(N,)``; ``S`` (the mean over the negatives) and
+            ``g`` (on the scale of ``negatives``) ``(2N,)`` per view-anchor, view 1 of images
+            ``0..N-1`` then view 2; ``D`` ``(N,)``; ``L_i`` ``(N,)``.
             ``S``, ``g``, ``D`` and ``pos`` are exponentiated from their logs (they may overflow at
             extreme temperatures where ``L_i`` does not).
         """
@@ -106,6 +124,8 @@ class ModifiedDebiasedContrastiveLoss(_Loss):
         pos_logit = sim.positive / self.temperature
         correction_logit = sim.positive if self.literal_correction else pos_logit
         log_g = _log_debiased_negatives(sim, self.temperature, self.tau_plus, correction_logit)
+        if self.negatives == "sum":
+            log_g = log_g + math.log(2 * n - 2)
         log_one_plus_d = F.softplus(torch.logaddexp(log_g[:n], log_g[n:]))
         g = log_g.exp()
         return {
@@ -130,7 +150,7 @@ class ModifiedDebiasedContrastiveLoss(_Loss):
         return {"mean": total / (2 * z1.shape[0]), "sum": total, "none": per_image}[self.reduction]
 
 
-class DebiasedContrastiveLoss(_Loss):
+class DebiasedContrastiveLoss(TemperatureScaledLoss):
     """Debiased contrastive loss of Chuang et al., "Debiased Contrastive Learning" (NeurIPS 2020).
 
     For each of the 2N view-anchors ``a`` with positive ``pos_a = exp(sim(a, a+)/tau)``:
@@ -140,7 +160,8 @@ class DebiasedContrastiveLoss(_Loss):
     computed and returned in float32.
 
     Args:
-        temperature: ``tau``, the temperature of the similarities.
+        temperature: ``tau``, the temperature of the similarities; an attribute that may be changed
+            between steps (a temperature schedule).
         tau_plus: ``tau_plus``, the prior probability that a negative shares the anchor's class.
         eps: floor of the L2 norm.
         reduction: ``"mean"``: mean of ``l_a`` over the 2N anchors (the published loss); ``"sum"``:
@@ -155,7 +176,6 @@ class DebiasedContrastiveLoss(_Loss):
         reduction: LossReduction | str = LossReduction.MEAN,
     ) -> None:
         super().__init__(reduction=LossReduction(reduction).value)
-        check_temperature(temperature)
         _check_tau_plus(tau_plus)
         self.temperature, self.tau_plus, self.eps = temperature, tau_plus, eps
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from monai.utils import LossReduction
-from torch.nn.modules.loss import _Loss
 
-from monai_debclust.losses._contrastive import check_temperature, view_similarity
+from monai_debclust.losses._contrastive import TemperatureScaledLoss, view_similarity
 
 __all__ = ["NTXentLoss"]
 
 
-class NTXentLoss(_Loss):
+class NTXentLoss(TemperatureScaledLoss):
     """Normalised temperature-scaled cross entropy of SimCLR (Chen et al., ICML 2020).
 
     For each of the 2N view-anchors ``a``: ``l_a = -log(pos_a / (pos_a + sum_neg exp(sim(a, z)/tau)))``
@@ -28,7 +27,8 @@ class NTXentLoss(_Loss):
     Inputs in float16/bfloat16 are computed and returned in float32.
 
     Args:
-        temperature: ``tau``, the temperature of the similarities.
+        temperature: ``tau``, the temperature of the similarities; an attribute that may be changed
+            between steps (a temperature schedule).
         eps: floor of the L2 norm.
         reduction: ``"mean"``: mean of ``l_a`` over the 2N anchors (SimCLR's loss); ``"sum"``: their
             sum; ``"none"``: the ``(2N,)`` ``l_a``, view 1 of images ``0..N-1`` then view 2.
@@ -38,7 +38,6 @@ class NTXentLoss(_Loss):
         self, temperature: float = 0.5, eps: float = 1e-8, reduction: LossReduction | str = LossReduction.MEAN
     ) -> None:
         super().__init__(reduction=LossReduction(reduction).value)
-        check_temperature(temperature)
         self.temperature, self.eps = temperature, eps
 
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ import os
 import pickle
 import time
 
+import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
@@ -206,3 +207,61 @@ def test_everything_wrong_archive_skips_exactly_the_bad_files(tmp_path, monkeypa
     with pytest.raises(TooManySkippedError, match=rf"{len(skipped)} of {len(archive.items)} files"):
         check_skipped(skipped, len(archive.items), 0.25, bad.root / "skipped.csv")
     check_skipped(skipped, len(archive.items), 0.5)
+
+
+# ------------------------------------------------------------- the guard wraps only the decoders
+
+#: A project function that each reader calls after decoding, and a file that reaches it.
+CONVERTERS = {
+    "_pil_pixels_to_array": UNUSUAL_CASES["RGBA PNG"],
+    "_dicom_grey": None,  # a readable greyscale DICOM, written below
+    "_volume_output": None,  # a readable NIfTI, written below
+}
+
+
+def _readable_for(tmp_path, converter):
+    if converter == "_dicom_grey":
+        return write_dicom(tmp_path / "ct.dcm", np.arange(12, dtype=np.uint16).reshape(3, 4),
+                           WindowCenter=6, WindowWidth=8)
+    if converter == "_volume_output":
+        path = tmp_path / "v.nii.gz"
+        nib.save(nib.Nifti1Image(np.random.default_rng(0).random((4, 5, 3)).astype(np.float32), np.eye(4)), path)
+        return path
+    return _written(tmp_path, CONVERTERS[converter])
+
+
+@pytest.mark.parametrize("error", [ValueError("bad arithmetic"), RuntimeError("bad state")], ids=["ValueError",
+                                                                                             "RuntimeError"])
+@pytest.mark.parametrize("converter", sorted(CONVERTERS))
+def test_a_bug_in_the_projects_conversion_fails_the_run_instead_of_skipping(tmp_path, monkeypatch, converter, error):
+    path = _readable_for(tmp_path, converter)
+    assert read_image(path).dtype == np.float32  # the file itself is fine
+
+    def buggy(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(readers_module, converter, buggy)
+    with pytest.raises(type(error)) as info:
+        read_image(path)
+    assert info.value is error and not isinstance(info.value, ImageReadError)
+    with pytest.raises(RuntimeError) as info:  # the run: MONAI wraps the failed transform, never a skip
+        load_cohort([{"id": path.name, "path": str(path)}], image_size=8, progress=False)
+    assert info.value is error or info.value.__cause__ is error
+
+
+@pytest.mark.parametrize("description", ["truncated PNG", "truncated NIfTI"])
+def test_a_corrupt_file_is_still_skipped_with_its_reason_by_the_run(tmp_path, description):
+    case = BAD_CASES[description]
+    path = _written(tmp_path, case)
+    samples, skipped = load_cohort([{"id": path.name, "path": str(path)}], image_size=8, progress=False)
+    assert samples == [] and len(skipped) == 1 and case.expected in skipped[0][1]
+
+
+@pytest.mark.parametrize(("function", "width", "reason"), [("GAMMA", 100, "unsupported VOI LUT Function 'GAMMA'"),
+                                                           ("LINEAR", 0.5, "window width 0.5 is out of range")])
+def test_a_dicom_window_the_reader_cannot_use_is_its_own_read_error(tmp_path, function, width, reason):
+    path = write_dicom(tmp_path / "w.dcm", np.array([[0, 9]], dtype=np.uint16), WindowCenter=4, WindowWidth=width,
+                       VOILUTFunction=function)
+    with pytest.raises(ImageReadError, match=reason) as info:
+        read_image(path)
+    assert info.value.reason.startswith("invalid DICOM intensity transform: ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -134,3 +136,50 @@ def test_modified_stays_finite_and_accurate_at_tiny_temperature():
     loss = ModifiedDebiasedContrastiveLoss(temperature=0.01)
     got, expected = loss(z1, z2), loss(z1.double(), z2.double())
     assert torch.isfinite(got) and got.item() == pytest.approx(expected.item(), rel=1e-4)
+
+
+def summed_negatives_reference(z1, z2, temperature, tau_plus, lambda_mod):
+    """The modified loss with Chuang et al.'s summed estimator, written out anchor by anchor in float64."""
+    n = z1.shape[0]
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]).double(), dim=1)
+    similarity = torch.exp(z @ z.T / temperature)
+    floor = (2 * n - 2) * math.exp(-1 / temperature)
+    estimator = []
+    for a in range(2 * n):
+        partner = (a + n) % (2 * n)
+        negatives = sum(similarity[a, b] for b in range(2 * n) if b not in (a, partner))
+        corrected = (negatives - tau_plus * (2 * n - 2) * similarity[a, partner]) / (1 - tau_plus)
+        estimator.append(max(floor, corrected.item()))
+    total = 0.0
+    for i in range(n):
+        pos = similarity[i, i + n].item()
+        d = estimator[i] + estimator[i + n]
+        total += -2 * math.log(pos / (pos + (1 + d) ** lambda_mod))
+    return total / (2 * n)
+
+
+@pytest.mark.parametrize("temperature, lambda_mod", [(0.5, 2.0), (0.2, 1.0), (1.0, 1.5)])
+def test_summed_negatives_match_a_float64_reference(temperature, lambda_mod):
+    generator = torch.Generator().manual_seed(7)
+    z1 = torch.randn(5, 4, generator=generator, dtype=torch.float64)
+    z2 = z1 + 0.5 * torch.randn(5, 4, generator=generator, dtype=torch.float64)
+    loss = ModifiedDebiasedContrastiveLoss(temperature, 0.1, lambda_mod, negatives="sum")
+    expected = summed_negatives_reference(z1, z2, temperature, 0.1, lambda_mod)
+    assert loss(z1, z2).item() == pytest.approx(expected, rel=1e-10)
+    assert ModifiedDebiasedContrastiveLoss(temperature, 0.1, lambda_mod)(z1, z2).item() != pytest.approx(expected)
+
+
+def test_summed_negatives_reach_the_floor_on_chuangs_scale(golden):
+    # case2 clamps some anchors: there g is the summed floor (2N - 2) exp(-1/tau)
+    z1, z2 = views(golden["case2_clamp"])
+    mean_g = ModifiedDebiasedContrastiveLoss().terms(z1, z2)["g"]
+    summed = ModifiedDebiasedContrastiveLoss(negatives="sum").terms(z1, z2)
+    torch.testing.assert_close(summed["g"], 4 * mean_g)
+    assert summed["g"].min().item() == pytest.approx(4 * math.exp(-2))
+    assert torch.autograd.gradcheck(ModifiedDebiasedContrastiveLoss(negatives="sum"),
+                                    (z1.clone().requires_grad_(), z2.clone().requires_grad_()))
+
+
+def test_rejects_an_unknown_reading_of_the_negatives():
+    with pytest.raises(ValueError, match="negatives"):
+        ModifiedDebiasedContrastiveLoss(negatives="max")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_debclust.losses import DECClusteringLoss
+from monai_debclust.losses import DECClusteringLoss, PartialOTTarget
 from monai_debclust.networks.heads import student_t_assignment
 
 
@@ -86,3 +86,30 @@ def test_a_given_target_replaces_the_batch_target_and_gets_no_gradient():
 def test_rejects_a_target_of_another_shape():
     with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 2\)"):
         DECClusteringLoss()(torch.rand(4, 3), torch.rand(4, 2))
+
+
+def test_partial_ot_strategy_weighs_each_row_by_its_real_mass():
+    q = torch.softmax(torch.randn(40, 3, dtype=torch.float64), dim=1).requires_grad_()
+    strategy = PartialOTTarget(rho=0.5)
+    plan = strategy.plan(q.detach())
+    loss = DECClusteringLoss(reduction="none", target_strategy=strategy)(q)
+    normalised = plan.target / plan.weight[:, None]
+    expected = plan.weight * (normalised * (normalised.log() - q.detach().log())).sum(dim=1)
+    torch.testing.assert_close(loss, expected)
+    assert (loss >= 0).all() and plan.weight.min() < 0.5 < plan.weight.max()
+    loss.sum().backward()
+    torch.testing.assert_close(q.grad, -plan.target / q.detach())  # the cross entropy's gradient
+
+
+def test_the_strategy_by_name_is_the_default_partial_ot_target():
+    q = torch.softmax(torch.randn(30, 4, dtype=torch.float64), dim=1)
+    loss = DECClusteringLoss(target_strategy="partial_ot")
+    assert isinstance(loss.target_strategy, PartialOTTarget)
+    torch.testing.assert_close(loss.target(q), PartialOTTarget()(q))
+    assert not torch.allclose(loss.target(q), DECClusteringLoss().target(q), atol=1e-3)
+
+
+@pytest.mark.parametrize("strategy, error", [("sinkhorn", ValueError), (3, TypeError)])
+def test_rejects_an_unknown_target_strategy(strategy, error):
+    with pytest.raises(error, match="target_strategy"):
+        DECClusteringLoss(target_strategy=strategy)
