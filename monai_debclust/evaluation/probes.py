@@ -119,7 +119,7 @@ def knn_cross_validate(
     if len(x) != len(grouped.keep):
         raise ValueError(f"features: {len(x)} rows but {len(grouped.keep)} labels.")
     x, y = x[grouped.keep], grouped.labels
-    splits = group_folds(y, grouped.groups, folds, seed)
+    splits = group_folds(grouped, folds, seed)
     predictions = cross_validated_predictions(
         x, y, splits, lambda train_x, train_y, test_x: knn_predict(train_x, train_y, test_x, k=min(k, len(train_x)))
     )

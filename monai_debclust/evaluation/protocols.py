@@ -178,7 +178,7 @@ def evaluate_protocols(
         splits = [holdout_split(np.asarray(is_test, dtype=bool), grouped)]
     else:
         enough = len(np.unique(y)) >= 2 and np.bincount(y)[np.unique(y)].min() >= folds
-        splits = group_folds(y, grouped.groups, folds, seed) if enough and len(np.unique(grouped.groups)) >= folds \
+        splits = group_folds(grouped, folds, seed) if enough and len(np.unique(grouped.groups)) >= folds \
             else []  # a fold split needs every class in every fold
     scored = np.concatenate([test for _, test in splits]) if splits else np.zeros(0, dtype=np.int64)
     rows: dict[str, dict] = {}

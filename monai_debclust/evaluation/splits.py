@@ -42,12 +42,15 @@ class GroupedLabels:
         keep: ``(N,)`` mask of the scored images (known label, no conflict).
         labels: ``(K,)`` their labels.
         groups: ``(K,)`` their split groups (duplicates joined with the extra keys).
+        representative: ``(K,)`` whether the image is the first scored member of its duplicate group
+            (the one that training keeps).
         leakage: the record of the module docstring.
     """
 
     keep: np.ndarray
     labels: np.ndarray
     groups: np.ndarray
+    representative: np.ndarray
     leakage: dict
 
 
@@ -79,13 +82,17 @@ def grouped_labels(labels: np.ndarray | torch.Tensor | Sequence[int], groups: Gr
                "conflict_groups": int(len(np.unique(duplicate[known & conflict]))),
                "conflict_images_excluded": int((known & conflict).sum())}
     keep = known & ~conflict
-    return GroupedLabels(keep, y[keep], split[keep], leakage)
+    representative = np.zeros(int(keep.sum()), dtype=bool)
+    representative[np.unique(duplicate[keep], return_index=True)[1]] = True
+    return GroupedLabels(keep, y[keep], split[keep], representative, leakage)
 
 
-def group_folds(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``folds`` (train, test) index pairs, each group wholly on one side, classes stratified as far as groups allow."""
+def group_folds(grouped: GroupedLabels, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``folds`` (train, test) index pairs into the scored images, each group wholly on one side, classes
+    stratified as far as groups allow, training reduced to one image per duplicate group."""
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(labels)), labels, groups))
+    return [(train[grouped.representative[train]], test)
+            for train, test in splitter.split(np.zeros(len(grouped.labels)), grouped.labels, grouped.groups)]
 
 
 def holdout_split(is_test: np.ndarray, grouped: GroupedLabels) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +100,7 @@ def holdout_split(is_test: np.ndarray, grouped: GroupedLabels) -> tuple[np.ndarr
     image whose group holds a test image (``grouped.leakage`` records how many)."""
     is_test = np.asarray(is_test, dtype=bool)[grouped.keep]
     touched = np.isin(grouped.groups, grouped.groups[is_test])
-    train, test = np.flatnonzero(~is_test & ~touched), np.flatnonzero(is_test)
+    train, test = np.flatnonzero(~is_test & ~touched & grouped.representative), np.flatnonzero(is_test)
     grouped.leakage.update(split="holdout", train_images_removed=int((~is_test & touched).sum()))
     return train, test
 
