@@ -1,4 +1,4 @@
-"""Splits that cannot leak: folds by duplicate group (and patient), conflicts left out, test copies kept out of training.
+"""Splits that cannot leak: folds by duplicate group and patient, conflicts left out, test copies out of training.
 
 A stratified k-fold over images puts the copies of one photograph on both sides of a fold, and a
 kNN then finds the copy, not the class. Here every image carries a group

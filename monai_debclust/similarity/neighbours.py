@@ -1,4 +1,4 @@
-"""Nearest neighbours by cosine similarity with faiss: exact for small sets, inverted lists past :data:`EXACT_SEARCH_LIMIT`.
+"""Nearest neighbours by cosine similarity with faiss: exact for small sets, inverted lists for large ones.
 
 Rows are scaled to unit length, so the inner product is the cosine similarity (and, for
 :func:`~monai_debclust.similarity.signature.pixel_signature` rows, the Pearson correlation).

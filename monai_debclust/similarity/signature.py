@@ -54,7 +54,7 @@ def content_hash(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 
 
 def _grey(image: ImageLike) -> Image.Image:
-    """``image`` as a PIL image of mode ``F``: a path is decoded, an array taken as (H, W) or (H, W, C) with C in 1, 3, 4."""
+    """``image`` as a grey PIL image of mode ``F``; an array is (H, W) or (H, W, C) with C in 1, 3, 4."""
     if isinstance(image, (str, os.PathLike)):
         with Image.open(image) as opened:
             return opened.convert("L").convert("F")
