@@ -8,21 +8,25 @@ These are the protocols by which self-supervised methods are compared on frozen 
 * linear probe: a logistic regression on standardised frozen features;
 * semi-supervised probe: the same with only a stratified fraction (10 %) of the training labels.
 
-Samples labelled ``-1`` (unknown) are dropped before any probe.
+Samples labelled ``-1`` (unknown) are dropped before any probe. :func:`knn_cross_validate`
+splits by duplicate group (:mod:`~monai_debclust.evaluation.splits`), so a copy of a test image
+never votes for it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from monai_debclust.similarity.kmeans import _as_float32
 from monai_debclust.evaluation.matching import UNKNOWN_LABEL, LabelsLike, as_labels
+from monai_debclust.evaluation.splits import GroupsLike, cross_validated_predictions, group_folds, grouped_labels
+from monai_debclust.similarity import as_feature_matrix, unit_rows
 
 __all__ = ["knn_predict", "knn_cross_validate", "stratified_subsample", "linear_probe"]
 
@@ -31,15 +35,11 @@ FeaturesLike = np.ndarray | torch.Tensor
 
 def _labelled(features: FeaturesLike, labels: LabelsLike, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of the samples whose label is known, checked for matching lengths."""
-    x, y = _as_float32(features), as_labels(labels, f"{name} labels")
+    x, y = as_feature_matrix(features, f"{name} features"), as_labels(labels, f"{name} labels")
     if len(x) != len(y):
         raise ValueError(f"{name}: {len(x)} feature rows but {len(y)} labels.")
     known = y != UNKNOWN_LABEL
     return x[known], y[known]
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def knn_predict(
@@ -67,7 +67,7 @@ def knn_predict(
         ``(M,)`` predicted labels.
     """
     x_train, y_train = _labelled(train_features, train_labels, "train")
-    x_test = _as_float32(test_features)
+    x_test = as_feature_matrix(test_features, "test features")
     if x_test.shape[1] != x_train.shape[1]:
         raise ValueError(f"test features have {x_test.shape[1]} dims, training features {x_train.shape[1]}.")
     if not 1 <= k <= len(x_train):
@@ -75,7 +75,7 @@ def knn_predict(
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}.")
     classes, y_index = np.unique(y_train, return_inverse=True)
-    x_train, x_test = _unit_rows(x_train), _unit_rows(x_test)
+    x_train, x_test = unit_rows(x_train), unit_rows(x_test)
     predictions = np.empty(len(x_test), dtype=np.int64)
     for start in range(0, len(x_test), chunk_size):
         similarity = x_test[start : start + chunk_size] @ x_train.T
@@ -88,27 +88,48 @@ def knn_predict(
 
 
 def knn_cross_validate(
-    features: FeaturesLike, labels: LabelsLike, k: int = 20, folds: int = 5, seed: int = 0
+    features: FeaturesLike,
+    labels: LabelsLike,
+    k: int = 20,
+    folds: int = 5,
+    seed: int = 0,
+    groups: GroupsLike = None,
+    extra_keys: Sequence | None = None,
 ) -> dict:
-    """Stratified ``folds``-fold cross-validated :func:`knn_predict` on one labelled set.
+    """``folds``-fold cross-validated :func:`knn_predict`, split by group so no copy of a test image votes.
 
-    Every sample is predicted once, by the model of the fold that held it out; the scores are
-    those of the pooled out-of-fold predictions.
+    Every scored sample is predicted once, by the model of the fold that held it out; the scores
+    are those of the pooled out-of-fold predictions.
+
+    Args:
+        features: ``(N, D)`` features.
+        labels: ``(N,)`` integer labels, ``-1`` unknown.
+        k: neighbours, capped at a fold's training size.
+        folds: folds of the ``StratifiedGroupKFold``.
+        seed: seed of the folds.
+        groups: ``(N,)`` duplicate groups (see :func:`~monai_debclust.evaluation.splits.grouped_labels`);
+            None treats every sample as unique.
+        extra_keys: ``(N,)`` a further grouping key, e.g. a patient id.
 
     Returns:
-        ``dict(accuracy, macro_f1, per_class_f1={label: f1})``.
+        ``dict(accuracy, macro_f1, per_class_f1={label: f1}, leakage)``.
     """
-    x, y = _labelled(features, labels, "features")
-    predictions = np.empty_like(y)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(x, y):
-        predictions[test] = knn_predict(x[train], y[train], x[test], k=k)
+    x = as_feature_matrix(features)
+    grouped = grouped_labels(labels, groups, extra_keys)
+    if len(x) != len(grouped.keep):
+        raise ValueError(f"features: {len(x)} rows but {len(grouped.keep)} labels.")
+    x, y = x[grouped.keep], grouped.labels
+    splits = group_folds(grouped, folds, seed)
+    predictions = cross_validated_predictions(
+        x, y, splits, lambda train_x, train_y, test_x: knn_predict(train_x, train_y, test_x, k=min(k, len(train_x)))
+    )
     classes = np.unique(y)
     per_class = f1_score(y, predictions, labels=classes, average=None, zero_division=0)
     return {
         "accuracy": float(accuracy_score(y, predictions)),
         "macro_f1": float(per_class.mean()),
         "per_class_f1": {int(c): float(f) for c, f in zip(classes, per_class)},
+        "leakage": grouped.leakage,
     }
 
 

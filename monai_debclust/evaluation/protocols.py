@@ -9,11 +9,14 @@
   cluster matched to a class by the Hungarian matching of
   :func:`~monai_debclust.evaluation.match_clusters`.
 
-The supervised protocols are stratified ``folds``-fold cross-validations on the labelled set:
-every image is predicted once, by the model of the fold that held it out. Each protocol reports
-top-1 ``accuracy``, ``f1`` (the minority class's F1 with two classes, the macro F1 otherwise;
-``f1_kind`` says which), ``macro_f1``, ``minority_f1`` and ``per_class_f1`` by class name.
-Images labelled ``-1`` are left out.
+The supervised protocols are ``folds``-fold cross-validations on the labelled set, split by
+duplicate group (and patient, where known) so that no copy of a test image is trained on, or —
+with a data set's own test split — trained on the training images that share no group with a
+test image (:mod:`~monai_debclust.evaluation.splits`). Each protocol reports top-1 ``accuracy``,
+``f1`` (the minority class's F1 with two classes, the macro F1 otherwise; ``f1_kind`` says
+which), ``macro_f1``, ``minority_f1``, ``per_class_f1`` by class name and the split's
+``leakage`` record (duplicate groups merged, images left out). Images labelled ``-1`` and the
+images of duplicate groups with conflicting labels are left out of every score.
 """
 
 from __future__ import annotations
@@ -23,11 +26,19 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedKFold
 
-from monai_debclust.similarity.kmeans import _as_float32, kmeans
+from monai_debclust.similarity.kmeans import kmeans
 from monai_debclust.evaluation.matching import match_clusters, relabel
 from monai_debclust.evaluation.probes import knn_predict, stratified_subsample
+from monai_debclust.evaluation.splits import (
+    GroupsLike,
+    Predictor,
+    cross_validated_predictions,
+    group_folds,
+    grouped_labels,
+    holdout_split,
+)
+from monai_debclust.similarity import as_feature_matrix
 
 __all__ = ["PROTOCOLS", "evaluate_protocols", "linear_classifier_predict", "protocol_scores"]
 
@@ -92,22 +103,20 @@ def linear_classifier_predict(
         return classifier(torch.from_numpy((test_x - mean) / std)).argmax(1).numpy()
 
 
-def _cross_validated(
-    x: np.ndarray, y: np.ndarray, protocol: str, num_classes: int, folds: int, seed: int, knn_k: int,
-    label_fraction: float, probe_epochs: int, probe_batch_size: int,
-) -> np.ndarray:
-    predictions = np.empty_like(y)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(x, y):
-        if protocol == "knn":
-            predictions[test] = knn_predict(x[train], y[train], x[test], k=min(knn_k, len(train)))
-            continue
+def _predictor(protocol: str, num_classes: int, seed: int, knn_k: int, label_fraction: float, probe_epochs: int,
+               probe_batch_size: int) -> Predictor:
+    """``predict(train_x, train_y, test_x)`` of one supervised protocol."""
+    if protocol == "knn":
+        return lambda train_x, train_y, test_x: knn_predict(train_x, train_y, test_x, k=min(knn_k, len(train_x)))
+
+    def linear(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
         if protocol == "semi_supervised":
-            train = train[stratified_subsample(y[train], label_fraction, seed)]
-        predictions[test] = linear_classifier_predict(
-            x[train], y[train], x[test], num_classes, probe_epochs, probe_batch_size, seed=seed
-        )
-    return predictions
+            chosen = stratified_subsample(train_y, label_fraction, seed)
+            train_x, train_y = train_x[chosen], train_y[chosen]
+        return linear_classifier_predict(train_x, train_y, test_x, num_classes, probe_epochs, probe_batch_size,
+                                         seed=seed)
+
+    return linear
 
 
 def evaluate_protocols(
@@ -123,6 +132,9 @@ def evaluate_protocols(
     probe_epochs: int = 100,
     probe_batch_size: int = 512,
     seed: int = 0,
+    groups: GroupsLike = None,
+    extra_keys: Sequence | None = None,
+    is_test: np.ndarray | Sequence[bool] | None = None,
 ) -> dict[str, dict]:
     """Score frozen ``features`` against ``labels`` by each of ``protocols`` (see the module docstring).
 
@@ -139,32 +151,49 @@ def evaluate_protocols(
         probe_epochs: epochs of the linear classifiers.
         probe_batch_size: their batch size.
         seed: seed of the folds, the label subsample, the classifiers and k-means.
+        groups: ``(N,)`` duplicate group of each image, or a
+            :class:`~monai_debclust.similarity.DuplicateGroups` (from
+            :func:`~monai_debclust.similarity.pixel_duplicate_groups`); None: every image unique.
+        extra_keys: ``(N,)`` a further grouping key such as a patient id (``""`` unknown).
+        is_test: ``(N,)`` marks the data set's own test images: the supervised protocols then
+            train once on the other images (less those sharing a group with a test image) and
+            score the test images; None cross-validates.
 
     Returns:
         ``{row: scores}`` with rows ``linear``, ``semi_supervised``, ``knn``, ``kmeans`` and ``head``
-        for the protocols asked (``head`` only with ``q``); scores as :func:`protocol_scores`.
+        for the protocols asked (``head`` only with ``q``); scores as :func:`protocol_scores` plus
+        ``leakage``. A supervised row is missing where a split cannot hold every class.
     """
     unknown = sorted(set(protocols) - set(PROTOCOLS))
     if unknown:
         raise ValueError(f"unknown protocol(s) {unknown}; known: {', '.join(PROTOCOLS)}.")
-    y_all = torch.as_tensor(labels).long().numpy()
-    known = y_all >= 0
-    x, y = _as_float32(features)[known], y_all[known]
+    x_all = as_feature_matrix(features)
+    grouped = grouped_labels(labels, groups, extra_keys)
+    if len(x_all) != len(grouped.keep):
+        raise ValueError(f"{len(x_all)} feature rows but {len(grouped.keep)} labels.")
+    x, y = x_all[grouped.keep], grouped.labels
     if not len(y):
-        raise ValueError("the protocols need labelled images; none has a known label.")
+        raise ValueError("the protocols need labelled images; none has a known label outside a conflict.")
+    if is_test is not None:
+        splits = [holdout_split(np.asarray(is_test, dtype=bool), grouped)]
+    else:
+        enough = len(np.unique(y)) >= 2 and np.bincount(y)[np.unique(y)].min() >= folds
+        splits = group_folds(grouped, folds, seed) if enough and len(np.unique(grouped.groups)) >= folds \
+            else []  # a fold split needs every class in every fold
+    scored = np.concatenate([test for _, test in splits]) if splits else np.zeros(0, dtype=np.int64)
     rows: dict[str, dict] = {}
-    supervised = [p for p in PROTOCOLS[:3] if p in protocols]
-    smallest = int(np.bincount(y)[np.unique(y)].min())
-    for protocol in supervised:
-        if len(np.unique(y)) < 2 or smallest < folds:
-            continue  # a fold split needs every class in every fold
-        predictions = _cross_validated(x, y, protocol, len(class_names), folds, seed, knn_k, label_fraction,
-                                       probe_epochs, probe_batch_size)
-        rows[protocol] = protocol_scores(y, predictions, class_names)
+    for protocol in [p for p in PROTOCOLS[:3] if p in protocols and splits]:
+        predict = _predictor(protocol, len(class_names), seed, knn_k, label_fraction, probe_epochs, probe_batch_size)
+        predictions = cross_validated_predictions(x, y, splits, predict)
+        rows[protocol] = {**protocol_scores(y[scored], predictions[scored], class_names), "leakage": grouped.leakage}
     if "clustering" in protocols:
-        _, assigned = kmeans(x, min(num_clusters or len(class_names), len(x)), seed=seed)
-        rows["kmeans"] = protocol_scores(y, relabel(assigned, match_clusters(y, assigned)), class_names)
+        known = torch.as_tensor(np.asarray(labels)).long().numpy() >= 0
+        _, assigned = kmeans(x_all[known], min(num_clusters or len(class_names), int(known.sum())), seed=seed)
+        assigned = assigned[grouped.keep[known]]
+        rows["kmeans"] = {**protocol_scores(y, relabel(assigned, match_clusters(y, assigned)), class_names),
+                          "leakage": grouped.leakage}
         if q is not None:
-            head = torch.as_tensor(q).argmax(1).numpy()[known]
-            rows["head"] = protocol_scores(y, relabel(head, match_clusters(y, head)), class_names)
+            head = torch.as_tensor(q).argmax(1).numpy()[grouped.keep]
+            rows["head"] = {**protocol_scores(y, relabel(head, match_clusters(y, head)), class_names),
+                            "leakage": grouped.leakage}
     return rows

@@ -1,11 +1,16 @@
-"""Paper-style tables of an experiment grid: mean ± std over seeds, one table per protocol, and a plot.
+"""Paper-style tables of an experiment grid: mean ± sample std over seeds, paired differences to SimCLR, a plot.
 
 For every protocol row of :func:`~monai_debclust.evaluation.evaluate_protocols` (``linear``,
 ``semi_supervised``, ``knn``, ``kmeans``, ``head``) a Markdown and a CSV table: one line per
 method, for every data set and imbalance ratio the top-1 accuracy, the F1 (binary F1 of the
 minority class with two classes, macro F1 otherwise) and the minority-class F1, each as mean ±
-standard deviation over the seeds that finished. The plot shows the minority-class F1 of each
-protocol against the imbalance ratio, one line per method and data set.
+sample standard deviation (``ddof = 1``) over the seeds that finished; a cell of one seed shows
+the value alone and says ``n = 1``. A second table per row (``<row>_vs_<baseline>``) gives each
+method's paired difference to the baseline (SimCLR): over the seeds both finished,
+``d_s = m_s - b_s``, its mean and the 95 % Student-t interval
+``mean ± t_{0.975, n-1} · sd(d) / sqrt(n)``. Every table says how many duplicate groups were
+merged and how many images were left out (the evaluation's ``leakage`` record). The plot shows
+the minority-class F1 of each protocol against the imbalance ratio, one line per method and data set.
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from monai_debclust.experiments.grid import ExperimentGrid
+from monai_debclust.utils import atomic_write
 
-__all__ = ["collect_results", "write_tables", "plot_minority_f1"]
+__all__ = ["collect_results", "mean_std_cell", "paired_difference", "plot_minority_f1", "write_tables"]
 
 ROWS = ("linear", "semi_supervised", "knn", "kmeans", "head")
+#: The method every other is compared with, seed by seed.
+BASELINE = "simclr"
 METRICS = ("accuracy", "f1", "minority_f1")
 TITLES = {"linear": "Linear probe (cross-entropy, frozen encoder)", "semi_supervised": "Semi-supervised probe (10 % labels)",
           "knn": "kNN-20 (cosine)", "kmeans": "Clustering: k-means on the features", "head": "Clustering: the model's own head"}
@@ -40,47 +49,141 @@ def collect_results(grid: ExperimentGrid) -> list[dict[str, Any]]:
     return records
 
 
-def _summary(values: list[float]) -> str:
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if values else "—"
+def mean_std_cell(values: list[float]) -> str:
+    """``mean ± sd`` with the sample standard deviation (``ddof = 1``); one value as ``v (n = 1)``; none ``—``."""
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.3f} (n = 1)"
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+
+
+def paired_difference(values: dict[int, float], baseline: dict[int, float], confidence: float = 0.95) -> dict | None:
+    """Mean of ``values[s] - baseline[s]`` over the seeds ``s`` in both, with its Student-t interval.
+
+    Returns:
+        ``dict(mean, sd, low, high, n)`` (``sd``, ``low`` and ``high`` None when ``n = 1``), or None
+        when no seed is shared.
+    """
+    seeds = sorted(set(values) & set(baseline))
+    if not seeds:
+        return None
+    differences = np.array([values[s] - baseline[s] for s in seeds], dtype=np.float64)
+    mean, n = float(differences.mean()), len(seeds)
+    if n == 1:
+        return {"mean": mean, "sd": None, "low": None, "high": None, "n": 1}
+    sd = float(differences.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / np.sqrt(n)
+    return {"mean": mean, "sd": sd, "low": mean - half, "high": mean + half, "n": n}
+
+
+def _difference_cell(difference: dict | None) -> str:
+    if difference is None:
+        return "—"
+    if difference["n"] == 1:
+        return f"{difference['mean']:+.3f} (n = 1)"
+    return f"{difference['mean']:+.3f} [{difference['low']:+.3f}, {difference['high']:+.3f}] (n = {difference['n']})"
+
+
+def _leakage_line(records: list[dict[str, Any]], row: str) -> str:
+    """What the splits of ``row`` merged and left out, per data set and ratio (the same for every method and seed)."""
+    seen: dict[str, set] = defaultdict(set)
+    for record in records:
+        leakage = record["protocols"].get(row, {}).get("leakage")
+        if leakage:
+            seen[f"{record['dataset']} r={record['ratio']}"].add(
+                (leakage["groups"], leakage["merged_images"], leakage["conflict_images_excluded"],
+                 leakage.get("train_images_removed", 0)))
+    if not seen:
+        return "Duplicate groups: not recorded by these runs (evaluated without groups)."
+    parts = [f"{cell}: {g} groups merging {m} images, {c} images of conflicting groups left out"
+             + (f", {t} training images sharing a group with a test image removed" if t else "")
+             for cell, found in seen.items() for g, m, c, t in sorted(found)]
+    return "Duplicate groups (folds split by group): " + "; ".join(parts) + "."
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_write(path, encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _write_csv(path: Path, rows: list[list]) -> None:
+    with atomic_write(path, newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
 
 
 def write_tables(grid: ExperimentGrid, out_dir: Path | None = None) -> list[Path]:
-    """Write ``<row>.md`` and ``<row>.csv`` for every protocol row into ``out_dir`` (default ``<output_dir>/tables``)."""
+    """Write ``<row>.md``/``.csv`` and ``<row>_vs_simclr.md``/``.csv`` for every protocol row into ``out_dir``
+    (default ``<output_dir>/tables``), each file atomically."""
     out_dir = grid.output_dir / "tables" if out_dir is None else Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = collect_results(grid)
     cells = [(d.name, r) for d in grid.datasets for r in d.imbalance_ratios]
-    values: dict[tuple, list[float]] = defaultdict(list)
+    values: dict[tuple, dict[int, float]] = defaultdict(dict)
     seconds: dict[tuple, list[float]] = defaultdict(list)
     for record in records:
         cell = (record["dataset"], record["ratio"])
         seconds[(*cell, record["method"])].append(record["training_seconds"])
-        for row, scores in record["protocols"].items():
+        for row in ROWS:
             for metric in METRICS:
-                values[(row, *cell, record["method"], metric)].append(scores[metric])
+                if row in record["protocols"]:
+                    values[(row, *cell, record["method"], metric)][record["seed"]] = record["protocols"][row][metric]
     written = []
     for row in ROWS:
         header = ["method"] + [f"{d} r={r} {m}" for d, r in cells for m in METRICS]
-        lines = [f"## {TITLES[row]}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        leakage = _leakage_line(records, row)
+        lines = [f"## {TITLES[row]}", "", "Mean ± sample standard deviation (ddof = 1) over seeds; "
+                 "a cell of one seed shows its value and n = 1.", "",
+                 "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         csv_rows = [["protocol", "dataset", "ratio", "method", "metric", "mean", "std", "seeds"]]
         for method in grid.methods:
-            entries = [_summary(values[(row, d, r, method, m)]) for d, r in cells for m in METRICS]
-            lines.append(f"| {method} | " + " | ".join(entries) + " |")
+            entries = []
             for d, r in cells:
-                for m in METRICS:
-                    found = values[(row, d, r, method, m)]
+                for metric in METRICS:
+                    found = list(values[(row, d, r, method, metric)].values())
+                    entries.append(mean_std_cell(found))
                     if found:
-                        csv_rows.append([row, d, r, method, m, f"{np.mean(found):.4f}", f"{np.std(found):.4f}",
-                                         len(found)])
-        lines += ["", "Training minutes per run (mean over seeds): " + "; ".join(
+                        sd = f"{np.std(found, ddof=1):.4f}" if len(found) > 1 else ""
+                        csv_rows.append([row, d, r, method, metric, f"{np.mean(found):.4f}", sd, len(found)])
+            lines.append(f"| {method} | " + " | ".join(entries) + " |")
+        lines += ["", leakage, "", "Training minutes per run (mean over seeds): " + "; ".join(
             f"{method} {d} r={r}: {np.mean(seconds[(d, r, method)]) / 60:.1f}"
             for d, r in cells for method in grid.methods if seconds[(d, r, method)]), ""]
-        (out_dir / f"{row}.md").write_text("\n".join(lines), encoding="utf-8")
-        with (out_dir / f"{row}.csv").open("w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows(csv_rows)
-        written += [out_dir / f"{row}.md", out_dir / f"{row}.csv"]
+        _write_text(out_dir / f"{row}.md", "\n".join(lines))
+        _write_csv(out_dir / f"{row}.csv", csv_rows)
+        written += [out_dir / f"{row}.md", out_dir / f"{row}.csv", *_write_differences(grid, values, cells, row,
+                                                                                            leakage, out_dir)]
     written.append(plot_minority_f1(grid, records, out_dir / "minority_f1.png"))
     return written
+
+
+def _write_differences(grid: ExperimentGrid, values: dict[tuple, dict[int, float]], cells: list[tuple], row: str,
+                       leakage: str, out_dir: Path) -> list[Path]:
+    """``<row>_vs_simclr.md``/``.csv``: each method's paired difference to the baseline with its 95 % t-interval."""
+    header = ["method"] + [f"{d} r={r} {m}" for d, r in cells for m in METRICS]
+    lines = [f"## {TITLES[row]}: difference to {BASELINE}", "",
+             f"Paired by seed (same seeds, same data): mean of method − {BASELINE} and its 95 % Student-t interval "
+             "[low, high] over the n shared seeds; n = 1 has no interval.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    csv_rows = [["protocol", "dataset", "ratio", "method", "metric", "difference", "sd", "ci95_low", "ci95_high",
+                 "seeds"]]
+    for method in [m for m in grid.methods if m != BASELINE]:
+        entries = []
+        for d, r in cells:
+            for metric in METRICS:
+                difference = paired_difference(values[(row, d, r, method, metric)],
+                                               values[(row, d, r, BASELINE, metric)])
+                entries.append(_difference_cell(difference))
+                if difference is not None:
+                    csv_rows.append([row, d, r, method, metric] + [
+                        "" if difference[k] is None else f"{difference[k]:.4f}" for k in ("mean", "sd", "low", "high")
+                    ] + [difference["n"]])
+        lines.append(f"| {method} | " + " | ".join(entries) + " |")
+    lines += ["", leakage, ""]
+    md, table = out_dir / f"{row}_vs_{BASELINE}.md", out_dir / f"{row}_vs_{BASELINE}.csv"
+    _write_text(md, "\n".join(lines))
+    _write_csv(table, csv_rows)
+    return [md, table]
 
 
 def _ratio_value(record: dict[str, Any]) -> float:
@@ -111,14 +214,20 @@ def plot_minority_f1(grid: ExperimentGrid, records: list[dict[str, Any]], path: 
                         points[_ratio_value(record)].append(record["protocols"][row]["minority_f1"])
                 if points:
                     ratios = sorted(points)
-                    axis.errorbar(ratios, [np.mean(points[r]) for r in ratios], [np.std(points[r]) for r in ratios],
+                    spread = [np.std(points[r], ddof=1) if len(points[r]) > 1 else 0.0 for r in ratios]
+                    axis.errorbar(ratios, [np.mean(points[r]) for r in ratios], spread,
                                   color=colours(m), marker=markers[d % len(markers)], capsize=3,
                                   label=f"{method} ({dataset.name})")
         axis.set_xscale("log")
         axis.set_title(TITLES[row], fontsize=8)
         axis.set_xlabel("imbalance ratio (largest : smallest)")
     axes[0].set_ylabel("minority-class F1")
-    axes[-1].legend(fontsize=6, loc="best")
+    entries: dict[str, Any] = {}  # every method's line, whichever panel has it (a protocol may have no runs)
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if entries:
+        axes[-1].legend(list(entries.values()), list(entries), fontsize=6, loc="best")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

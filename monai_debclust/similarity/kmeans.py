@@ -8,6 +8,8 @@ import logging
 import numpy as np
 import torch
 
+from monai_debclust.similarity.signature import as_feature_matrix
+
 __all__ = ["kmeans", "nearest_centre", "faiss_available"]
 
 logger = logging.getLogger(__name__)
@@ -19,15 +21,6 @@ FAISS_THRESHOLD = 50_000
 def faiss_available() -> bool:
     """Whether the optional ``faiss`` package can be imported."""
     return importlib.util.find_spec("faiss") is not None
-
-
-def _as_float32(features: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(features, torch.Tensor):
-        features = features.detach().cpu().float().numpy()
-    features = np.ascontiguousarray(features, dtype=np.float32)
-    if features.ndim != 2:
-        raise ValueError(f"features must be (points, dim), got shape {features.shape}.")
-    return features
 
 
 def kmeans(
@@ -56,7 +49,7 @@ def kmeans(
         max_iter: Lloyd iterations per restart (default 300, faiss 50).
         backend: ``"auto"``, ``"sklearn"`` or ``"faiss"``.
     """
-    x = _as_float32(features)
+    x = as_feature_matrix(features)
     if not 1 <= num_clusters <= len(x):
         raise ValueError(f"num_clusters must be in [1, {len(x)}] for {len(x)} points, got {num_clusters}.")
     if backend == "auto":
@@ -86,7 +79,7 @@ def nearest_centre(
     features: np.ndarray | torch.Tensor, centres: np.ndarray | torch.Tensor, chunk_size: int = 65_536
 ) -> tuple[np.ndarray, np.ndarray]:
     """Index of and Euclidean distance to the nearest centre, in chunks of bounded memory."""
-    x, c = _as_float32(features), _as_float32(centres)
+    x, c = as_feature_matrix(features), as_feature_matrix(centres, "centres")
     labels = np.empty(len(x), dtype=np.int64)
     distances = np.empty(len(x), dtype=np.float32)
     c_sq = (c**2).sum(1)
