@@ -178,13 +178,15 @@ class RandColorJitter(RandBatchTransform):
         """Jitter a batch of channel-first float images in ``[0, 1]``."""
         operations = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
         rgb = images.shape[1] == 3
+        # schedule[b, position, index]: sample b runs adjustment `index` at `position`
+        schedule = params["apply"][:, None, None] & (params["order"][:, :, None] == torch.arange(4))
+        present = schedule.any(dim=0).tolist()
         out = images
         for position in range(4):
             for index, operation in enumerate(operations):
-                if self.ranges[index] is None or (index >= 2 and not rgb):
+                if not present[position][index] or self.ranges[index] is None or (index >= 2 and not rgb):
                     continue
-                chosen = params["apply"] & (params["order"][:, position] == index)
-                factors = params["factors"][:, index]
+                chosen, factors = schedule[:, position, index], params["factors"][:, index]
                 out = apply_to_chosen(out, chosen, lambda x, rows, op=operation, f=factors: op(x, f[rows]))
         return out
 

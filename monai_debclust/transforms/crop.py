@@ -19,28 +19,32 @@ def _resize_axis(images: torch.Tensor, dim: int, starts: torch.Tensor, sizes: to
     ``[0, size - 1]``, as ``F.interpolate(..., align_corners=False)`` does for the cropped box.
     When the boxes may shrink (the axis is longer than ``length``), each output sample is the mean
     of ``ceil(axis / length)`` evenly spaced samples of its footprint (box-filter antialiasing).
+    The two neighbours of every sample are whole rows of the batch picked by ``index_select``.
     """
     batch, dtype, device = images.shape[0], images.dtype, images.device
-    supersample = max(1, math.ceil(images.shape[dim] / length))
-    offsets = (torch.arange(length * supersample, device=device, dtype=dtype) + 0.5) / supersample
+    axis_length = images.shape[dim]
+    samples = length * max(1, math.ceil(axis_length / length))
+    offsets = (torch.arange(samples, device=device, dtype=dtype) + 0.5) * (length / samples)
     size = sizes.to(device=device, dtype=dtype, non_blocking=True)[:, None]
     src = (size / length * offsets - 0.5).clamp_min(0)
     low = src.floor().clamp_max(size - 1)
     weight = src - low
-    low_index = low.long()
-    high_index = torch.minimum(low_index + 1, size.long() - 1)
     base = starts.to(device=device, non_blocking=True)[:, None]
-    shape = [1] * images.ndim
-    shape[0], shape[dim] = batch, length * supersample
-    target = list(images.shape)
-    target[dim] = length * supersample
-    low_values = images.gather(dim, (base + low_index).view(shape).expand(target))
-    high_values = images.gather(dim, (base + high_index).view(shape).expand(target))
-    weight = weight.view(shape)
-    out = low_values * (1 - weight) + high_values * weight
-    if supersample > 1:
-        out = out.unflatten(dim, (length, supersample)).mean(dim + 1)
-    return out
+    low_index = low.long()
+    high_index = base + torch.minimum(low_index + 1, size.long() - 1)
+    moved = images.movedim(dim, -2).contiguous()  # (B, ..., axis, rest): the axis indexes whole rows
+    lead = moved.shape[:-2]
+    rows = moved.reshape(-1, moved.shape[-1])
+    first_row = torch.arange(math.prod(lead), device=device).view(batch, -1, 1) * axis_length
+    picked = [
+        rows.index_select(0, (first_row + index.view(batch, 1, samples)).flatten()).view(*lead, samples, -1)
+        for index in (base + low_index, high_index)
+    ]
+    weight = weight.view(batch, *([1] * (len(lead) - 1)), samples, 1)
+    out = picked[0] * (1 - weight) + picked[1] * weight
+    if samples > length:
+        out = out.unflatten(-2, (length, samples // length)).mean(-2)
+    return out.movedim(-2, dim)
 
 
 def resized_crop(
@@ -50,7 +54,8 @@ def resized_crop(
 
     Linear along every axis (bilinear in 2-D, trilinear in 3-D), separably, with the sampling
     positions of ``F.interpolate(align_corners=False)``; a box larger than the output is averaged
-    over its footprint instead of point-sampled, so shrinking does not alias.
+    over its footprint instead of point-sampled, so shrinking does not alias. Each axis picks the two
+    neighbours of every output row with ``index_select`` (whole contiguous rows) and blends them.
 
     Args:
         images: floating-point batch with 2 or 3 spatial axes.
