@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from monai_debclust.data.readers import read_image
 from monai_debclust.data.skips import FILE_ERRORS, ImageReadError, as_read_error
+from monai_debclust.transforms.color import LUMA_WEIGHTS
 from monai_debclust.utils import atomic_write
 
 __all__ = [
@@ -48,9 +49,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: ITU-R BT.601 luma weights, as Pillow's RGB -> L conversion.
-_LUMA = (0.299, 0.587, 0.114)
-
 
 def _match_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
     """Repeat greyscale to 3 channels, or reduce RGB to 1 channel by luminance."""
@@ -60,7 +58,7 @@ def _match_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
     if have == 1 and channels == 3:
         return image.expand(3, *image.shape[1:]).contiguous()
     if have == 3 and channels == 1:
-        weights = torch.tensor(_LUMA, dtype=image.dtype).view(3, *([1] * (image.ndim - 1)))
+        weights = torch.tensor(LUMA_WEIGHTS, dtype=image.dtype).view(3, *([1] * (image.ndim - 1)))
         return (image * weights).sum(0, keepdim=True)
     raise ValueError(f"cannot convert a {have}-channel image to {channels} channels (supported: 1 <-> 3).")
 

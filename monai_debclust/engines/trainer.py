@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
+import torch.distributed as dist
 from ignite.metrics import Average
 from monai.engines import Trainer
 from monai.engines.utils import IterationEvents
@@ -14,6 +16,7 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from monai_debclust.engines.metrics import ClusterSizes
+from monai_debclust.transforms import BatchTwoViews, to_unit_float
 from monai_debclust.utils.dist import gather_across_ranks
 
 __all__ = ["DebClustTrainer", "LOSS_PARTS", "VIEW_OUTPUTS", "loss_parts", "resolve_device"]
@@ -68,6 +71,12 @@ class DebClustTrainer(Trainer):
     then averages over the ``W`` ranks, so the parameters receive exactly the gradient of the
     global-batch loss, as on one device.
 
+    Views on the device: with ``views`` (a :class:`~monai_debclust.transforms.BatchTwoViews`) the
+    batches need no view keys; each iteration moves the batch's ``image_key`` (``uint8`` or float)
+    to the device, scales it to float in ``[0, 1]`` there and draws both views from it in one
+    batched pass, with a generator seeded from ``(view_seed, epoch, iteration, rank)``, so a run
+    resumed from a checkpoint draws the views an uninterrupted run would have drawn.
+
     At the end of every epoch ``engine.state.metrics`` holds the epoch means ``epoch_loss``,
     ``epoch_contrastive``, ``epoch_clustering`` and the cluster sizes of :class:`ClusterSizes`
     (for ``StatsHandler`` and ``TensorBoardStatsHandler``), computed before any handler runs.
@@ -90,6 +99,9 @@ class DebClustTrainer(Trainer):
         index_key: key of each sample's index in the training set.
         optim_set_to_none: ``optimizer.zero_grad(set_to_none=...)``.
         amp_kwargs: arguments of ``torch.autocast``.
+        views: make the two views of every batch on the device with this; None reads them from
+            the batch's ``view_keys``.
+        view_seed: the run's seed for the views made on the device.
 
     Raises:
         ValueError: when the data loader yields no batch in an epoch (fewer images than the
@@ -114,6 +126,8 @@ class DebClustTrainer(Trainer):
         index_key: str = "index",
         optim_set_to_none: bool = False,
         amp_kwargs: dict | None = None,
+        views: BatchTwoViews | None = None,
+        view_seed: int = 0,
     ) -> None:
         device = resolve_device(device)
         super().__init__(
@@ -136,6 +150,7 @@ class DebClustTrainer(Trainer):
         self.loss_function = loss_function
         self.image_key, self.view_keys, self.index_key = image_key, tuple(view_keys), index_key
         self.optim_set_to_none = optim_set_to_none
+        self.views, self.view_seed = views, int(view_seed)
         self.state.dec_target = None
         # the metrics first, so that every handler's EPOCH_COMPLETED sees this epoch's values
         for name in LOSS_PARTS:
@@ -161,14 +176,24 @@ class DebClustTrainer(Trainer):
         index = gather_across_ranks(batchdata[self.index_key].to(engine.state.device))
         return engine.state.dec_target[index]
 
+    def _view_generator(self, engine: DebClustTrainer) -> torch.Generator:
+        """The generator of this iteration's views, a function of ``(view_seed, epoch, iteration, rank)`` only."""
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        entropy = np.random.SeedSequence([self.view_seed, engine.state.epoch, engine.state.iteration, rank])
+        return torch.Generator().manual_seed(int(entropy.generate_state(1, dtype=np.uint64)[0]))
+
     def _iteration(self, engine: DebClustTrainer, batchdata: dict[str, Any]) -> dict[str, Any]:
         """One joint step; see the class docstring for what it computes, fires and returns."""
         if batchdata is None:
             raise ValueError("Must provide batch data for current iteration.")
-        image, view1, view2 = (
-            batchdata[key].to(engine.state.device, non_blocking=engine.non_blocking)
-            for key in (self.image_key, *self.view_keys)
-        )
+        if self.views is None:
+            image, view1, view2 = (
+                batchdata[key].to(engine.state.device, non_blocking=engine.non_blocking)
+                for key in (self.image_key, *self.view_keys)
+            )
+        else:
+            image = to_unit_float(batchdata[self.image_key].to(engine.state.device, non_blocking=engine.non_blocking))
+            view1, view2 = self.views(image, self._view_generator(engine))
         target = self._batch_target(engine, batchdata)
         engine.network.train()
         engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)

@@ -23,21 +23,23 @@ def test_blur_reduces_variance():
 
 
 def test_matches_a_direct_convolution():
-    img, sigma, size = torch.rand(3, 20, 24, dtype=torch.float64), 1.3, 7
-    taps = torch.tensor([math.exp(-(i**2) / (2 * sigma**2)) for i in range(-3, 4)], dtype=torch.float64)
-    kernel = torch.outer(taps, taps) / taps.sum() ** 2
-    padded = F.pad(img[None], [3] * 4, mode="reflect")
-    expected = F.conv2d(padded, kernel.expand(3, 1, size, size), groups=3)[0]
-    assert torch.allclose(gaussian_blur(img, sigma, size), expected, atol=1e-12)
+    images, sigmas, size = torch.rand(2, 3, 20, 24, dtype=torch.float64), (1.3, 0.4), 7
+    blurred = gaussian_blur(images, torch.tensor(sigmas), size)
+    for img, sigma, out in zip(images, sigmas, blurred):
+        taps = torch.tensor([math.exp(-(i**2) / (2 * sigma**2)) for i in range(-3, 4)], dtype=torch.float64)
+        kernel = torch.outer(taps, taps) / taps.sum() ** 2
+        padded = F.pad(img[None], [3] * 4, mode="reflect")
+        expected = F.conv2d(padded, kernel.expand(3, 1, size, size), groups=3)[0]
+        assert torch.allclose(out, expected, atol=1e-12)
 
 
 def test_larger_sigma_blurs_more():
-    img = torch.rand(3, 32, 32)
+    img = torch.rand(1, 3, 32, 32)
     assert gaussian_blur(img, 2.0, 5).var() < gaussian_blur(img, 0.5, 5).var()
 
 
 def test_blur_keeps_a_constant_image():
-    img = torch.full((3, 16, 16), 0.3)
+    img = torch.full((2, 3, 16, 16), 0.3)
     assert torch.allclose(gaussian_blur(img, 1.5, 7), img, atol=1e-6)
 
 
@@ -56,11 +58,11 @@ def test_sigma_is_drawn_in_range():
     blur = RandGaussianBlur(prob=1.0, sigma_range=(0.5, 0.7)).set_random_state(0)
     for _ in range(20):
         blur.randomize()
-        assert 0.5 <= blur._sigma <= 0.7
+        assert 0.5 <= blur.params["sigma"].item() <= 0.7
 
 
 def test_rejects_even_or_too_long_kernel():
     with pytest.raises(ValueError, match="odd kernel_size"):
-        gaussian_blur(torch.rand(3, 8, 8), 1.0, 4)
+        gaussian_blur(torch.rand(1, 3, 8, 8), 1.0, 4)
     with pytest.raises(ValueError, match="odd kernel_size"):
-        gaussian_blur(torch.rand(3, 4, 4), 1.0, 9)
+        gaussian_blur(torch.rand(1, 3, 4, 4), 1.0, 9)

@@ -138,7 +138,7 @@ def test_dermoscopy_needs_square_images():
 def test_overrides_replace_preset_fields():
     preset = get_preset("fundus", blur_prob=0.0)
     assert preset.blur_prob == 0.0 and preset.fov_threshold == PRESETS["fundus"].fov_threshold
-    assert TwoViewd(preset=ViewPreset("mine", hue=0.0)).view.preset.hue == 0.0
+    assert TwoViewd(preset=ViewPreset("mine", hue=0.0)).views.preset.hue == 0.0
 
 
 @pytest.mark.parametrize(
