@@ -10,9 +10,11 @@ what a training run leaves (``models/model.pt``, ``network.json``, ``input.json`
 from monai_debclust.bundle.methods import (
     EXPERT_BASES,
     METHODS,
+    TEMPERATURE_SCHEDULES,
     TrainingMethod,
     build_method_loss,
     build_method_network,
+    build_temperature_schedule,
     get_method,
     method_trains_head,
 )
@@ -46,9 +48,11 @@ __all__ = [
     "MODEL_FILE",
     "NETWORK_FILE",
     "RUN_ARGUMENTS",
+    "TEMPERATURE_SCHEDULES",
     "TrainingMethod",
     "build_method_loss",
     "build_method_network",
+    "build_temperature_schedule",
     "check_command_line",
     "check_output_dir",
     "command_line_settings",

@@ -16,11 +16,13 @@ from typing import Any, NamedTuple
 from torch import nn
 
 from monai_debclust.losses import (
+    CosineTemperatureSchedule,
     DebiasedContrastiveLoss,
     DECClusteringLoss,
     JointDebClustLoss,
     ModifiedDebiasedContrastiveLoss,
     NTXentLoss,
+    PartialOTTarget,
     SimSiamLoss,
 )
 from monai_debclust.networks import DebClustNet, SimSiamNet, StatDECNet
@@ -28,9 +30,11 @@ from monai_debclust.networks import DebClustNet, SimSiamNet, StatDECNet
 __all__ = [
     "EXPERT_BASES",
     "METHODS",
+    "TEMPERATURE_SCHEDULES",
     "TrainingMethod",
     "build_method_loss",
     "build_method_network",
+    "build_temperature_schedule",
     "get_method",
     "method_trains_head",
 ]
@@ -41,23 +45,28 @@ class TrainingMethod(NamedTuple):
 
     description: str
     network: type[nn.Module]
-    view_loss: Callable[[Mapping[str, float]], nn.Module]
+    view_loss: Callable[[Mapping[str, Any]], nn.Module]
     trains_head: bool
 
 
-def _modified(settings: Mapping[str, float]) -> nn.Module:
-    return ModifiedDebiasedContrastiveLoss(settings["temperature"], settings["tau_plus"], settings["lambda_mod"])
+#: The bundles' ``temperature_schedule`` values besides null (a constant temperature).
+TEMPERATURE_SCHEDULES = ("cosine",)
 
 
-def _chuang(settings: Mapping[str, float]) -> nn.Module:
+def _modified(settings: Mapping[str, Any]) -> nn.Module:
+    return ModifiedDebiasedContrastiveLoss(settings["temperature"], settings["tau_plus"], settings["lambda_mod"],
+                                           negatives=settings["negatives"])
+
+
+def _chuang(settings: Mapping[str, Any]) -> nn.Module:
     return DebiasedContrastiveLoss(settings["temperature"], settings["tau_plus"])
 
 
-def _ntxent(settings: Mapping[str, float]) -> nn.Module:
+def _ntxent(settings: Mapping[str, Any]) -> nn.Module:
     return NTXentLoss(settings["temperature"])
 
 
-def _simsiam(settings: Mapping[str, float]) -> nn.Module:
+def _simsiam(settings: Mapping[str, Any]) -> nn.Module:
     return SimSiamLoss()
 
 
@@ -116,12 +125,52 @@ def build_method_loss(
     beta: float = 1.0,
     gamma: float = 5.0,
     experts_base: str = "simclr",
+    negatives: str = "mean",
+    target_strategy: str = "sharpen",
+    ot_rho_start: float = 0.1,
+    ot_epsilon: float = 0.1,
 ) -> JointDebClustLoss:
     """The objective of ``method``: its view loss, plus ``gamma`` times DEC (with ``beta``) when it trains its head.
 
     A method that does not train its head gets ``gamma = 0``: the clustering part stays in the
     graph with a zero gradient (see :class:`~monai_debclust.losses.JointDebClustLoss`).
+
+    Args:
+        negatives: how the modified debiased loss (``joint``, ``debiased``) reduces its negatives:
+            the paper's ``"mean"`` or Chuang et al.'s scale ``"sum"``; the other losses ignore it.
+        target_strategy: the DEC target: ``"sharpen"`` (DEC's ``q^2 / f^beta``) or
+            ``"partial_ot"`` (P2OT's partial optimal transport,
+            :class:`~monai_debclust.losses.PartialOTTarget` with ``rho = ot_rho_start`` and
+            ``epsilon = ot_epsilon``; :class:`~monai_debclust.handlers.PartialOTRhoHandler` ramps ``rho``).
     """
     spec = get_method(method, experts_base)
-    settings = {"temperature": temperature, "tau_plus": tau_plus, "lambda_mod": lambda_mod}
-    return JointDebClustLoss(spec.view_loss(settings), DECClusteringLoss(beta=beta), gamma if spec.trains_head else 0.0)
+    settings = {"temperature": temperature, "tau_plus": tau_plus, "lambda_mod": lambda_mod, "negatives": negatives}
+    strategy = PartialOTTarget(rho=ot_rho_start, epsilon=ot_epsilon) if target_strategy == "partial_ot" \
+        else target_strategy
+    return JointDebClustLoss(spec.view_loss(settings), DECClusteringLoss(beta=beta, target_strategy=strategy),
+                             gamma if spec.trains_head else 0.0)
+
+
+def build_temperature_schedule(
+    schedule: str | None,
+    total_steps: int,
+    half_period: int | None = None,
+    min_temperature: float = 0.1,
+    max_temperature: float = 1.0,
+) -> CosineTemperatureSchedule | None:
+    """The bundles' ``temperature_schedule``: ``"cosine"`` (Kukleva et al., ICLR 2023) over a run of ``total_steps``.
+
+    Args:
+        schedule: ``"cosine"``, or None for none (the constant ``temperature``; returns None).
+        total_steps: the run's optimiser steps (epochs times iterations per epoch).
+        half_period: steps from the highest to the lowest temperature; None: ``total_steps / 10``
+            (five cycles in a run, as the paper's 200 of 2,000 epochs).
+        min_temperature: the lowest temperature.
+        max_temperature: the highest, at step 0.
+    """
+    if schedule is None:
+        return None
+    if schedule not in TEMPERATURE_SCHEDULES:
+        raise ValueError(f"temperature_schedule must be null or one of {TEMPERATURE_SCHEDULES}, got {schedule!r}.")
+    period = max(1, round(total_steps / 10)) if half_period is None else half_period
+    return CosineTemperatureSchedule(period, min_temperature=min_temperature, max_temperature=max_temperature)

@@ -13,6 +13,7 @@ from monai_debclust.evaluation.matching import (
 from monai_debclust.evaluation.metrics import cluster_report, format_report
 from monai_debclust.evaluation.protocols import (
     PROTOCOLS,
+    clustering_row,
     evaluate_protocols,
     linear_classifier_predict,
     protocol_scores,
@@ -33,6 +34,7 @@ __all__ = [
     "cluster_report",
     "format_report",
     "PROTOCOLS",
+    "clustering_row",
     "evaluate_protocols",
     "linear_classifier_predict",
     "protocol_scores",

@@ -40,7 +40,7 @@ from monai_debclust.evaluation.splits import (
 )
 from monai_debclust.similarity import as_feature_matrix
 
-__all__ = ["PROTOCOLS", "evaluate_protocols", "linear_classifier_predict", "protocol_scores"]
+__all__ = ["PROTOCOLS", "clustering_row", "evaluate_protocols", "linear_classifier_predict", "protocol_scores"]
 
 #: The protocols :func:`evaluate_protocols` knows, in the order of the papers' tables.
 PROTOCOLS = ("linear", "semi_supervised", "knn", "clustering")
@@ -161,7 +161,8 @@ def evaluate_protocols(
 
     Returns:
         ``{row: scores}`` with rows ``linear``, ``semi_supervised``, ``knn``, ``kmeans`` and ``head``
-        for the protocols asked (``head`` only with ``q``); scores as :func:`protocol_scores` plus
+        for the protocols asked (``head`` only with ``q``; ``kmeans_overclustered`` /
+        ``head_overclustered`` instead when there are more clusters than classes, see :func:`clustering_row`); scores as :func:`protocol_scores` plus
         ``leakage``. A supervised row is missing where a split cannot hold every class.
     """
     unknown = sorted(set(protocols) - set(PROTOCOLS))
@@ -188,12 +189,25 @@ def evaluate_protocols(
         rows[protocol] = {**protocol_scores(y[scored], predictions[scored], class_names), "leakage": grouped.leakage}
     if "clustering" in protocols:
         known = torch.as_tensor(np.asarray(labels)).long().numpy() >= 0
-        _, assigned = kmeans(x_all[known], min(num_clusters or len(class_names), int(known.sum())), seed=seed)
+        k = min(num_clusters or len(class_names), int(known.sum()))
+        _, assigned = kmeans(x_all[known], k, seed=seed)
         assigned = assigned[grouped.keep[known]]
-        rows["kmeans"] = {**protocol_scores(y, relabel(assigned, match_clusters(y, assigned)), class_names),
-                          "leakage": grouped.leakage}
+        rows[clustering_row("kmeans", k, len(class_names))] = {
+            **protocol_scores(y, relabel(assigned, match_clusters(y, assigned)), class_names),
+            "leakage": grouped.leakage}
         if q is not None:
             head = torch.as_tensor(q).argmax(1).numpy()[grouped.keep]
-            rows["head"] = {**protocol_scores(y, relabel(head, match_clusters(y, head)), class_names),
-                            "leakage": grouped.leakage}
+            rows[clustering_row("head", q.shape[1], len(class_names))] = {
+                **protocol_scores(y, relabel(head, match_clusters(y, head)), class_names),
+                "leakage": grouped.leakage}
     return rows
+
+
+def clustering_row(row: str, num_clusters: int, num_classes: int) -> str:
+    """The name of a clustering row: ``row``, or ``<row>_overclustered`` when ``num_clusters > num_classes``.
+
+    An over-clustering (K = 3-5 times the classes) is scored by many-to-one matching
+    (:func:`~monai_debclust.evaluation.match_clusters`), which a larger K makes easier, so its
+    figures are reported apart from the one-to-one ones.
+    """
+    return f"{row}_overclustered" if num_clusters > num_classes else row

@@ -30,11 +30,15 @@ from monai_debclust.utils import atomic_write
 __all__ = ["collect_results", "mean_std_cell", "paired_difference", "plot_minority_f1", "write_tables"]
 
 ROWS = ("linear", "semi_supervised", "knn", "kmeans", "head")
+#: Rows of runs with more clusters than classes (many-to-one matching), tabled apart and only when present.
+OVERCLUSTERED_ROWS = ("kmeans_overclustered", "head_overclustered")
 #: The method every other is compared with, seed by seed.
 BASELINE = "simclr"
 METRICS = ("accuracy", "f1", "minority_f1")
 TITLES = {"linear": "Linear probe (cross-entropy, frozen encoder)", "semi_supervised": "Semi-supervised probe (10 % labels)",
-          "knn": "kNN-20 (cosine)", "kmeans": "Clustering: k-means on the features", "head": "Clustering: the model's own head"}
+          "knn": "kNN-20 (cosine)", "kmeans": "Clustering: k-means on the features", "head": "Clustering: the model's own head",
+          "kmeans_overclustered": "Over-clustering: k-means on the features, K > classes, many-to-one matching",
+          "head_overclustered": "Over-clustering: the model's own head, K > classes, many-to-one matching"}
 
 
 def collect_results(grid: ExperimentGrid) -> list[dict[str, Any]]:
@@ -121,15 +125,16 @@ def write_tables(grid: ExperimentGrid, out_dir: Path | None = None) -> list[Path
     cells = [(d.name, r) for d in grid.datasets for r in d.imbalance_ratios]
     values: dict[tuple, dict[int, float]] = defaultdict(dict)
     seconds: dict[tuple, list[float]] = defaultdict(list)
+    rows = ROWS + tuple(row for row in OVERCLUSTERED_ROWS if any(row in record["protocols"] for record in records))
     for record in records:
         cell = (record["dataset"], record["ratio"])
         seconds[(*cell, record["method"])].append(record["training_seconds"])
-        for row in ROWS:
+        for row in rows:
             for metric in METRICS:
                 if row in record["protocols"]:
                     values[(row, *cell, record["method"], metric)][record["seed"]] = record["protocols"][row][metric]
     written = []
-    for row in ROWS:
+    for row in rows:
         header = ["method"] + [f"{d} r={r} {m}" for d, r in cells for m in METRICS]
         leakage = _leakage_line(records, row)
         lines = [f"## {TITLES[row]}", "", "Mean ± sample standard deviation (ddof = 1) over seeds; "
