@@ -142,3 +142,54 @@ def test_an_experts_stage_with_saved_weights_is_not_trained_again(batches, sampl
     assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), resumed.state_dict().values()))
     assert (tmp_path / "expert_0" / "checkpoints").is_dir()
     assert np.array_equal(handler.groups(base), handler.groups(base))  # read back from groups.json
+
+
+class _Interrupted(Exception):
+    """Stands for a SIGKILL: the stage stops where it is; only its checkpoint files remain."""
+
+
+def test_an_experts_stage_killed_half_way_resumes_to_the_weights_of_an_uninterrupted_one(batches, samples, tmp_path,
+                                                                                           monkeypatch):
+    from monai_debclust.handlers import experts
+
+    network, _ = train("simclr", batches, epochs=1)
+    base = DebClustTrainer("cpu", 1, batches, network, torch.optim.Adam(network.parameters()),
+                           build_method_loss("simclr"), CLUSTERS)
+    views = [{key: b[key][i] for key in ("image", "view1", "view2", "index")} for b in batches for i in range(BATCH)]
+    handler = ExpertsHandler(views, samples, tmp_path, num_experts=2, batch_size=BATCH)
+
+    def stage(folder: str) -> torch.nn.Module:
+        return handler.train_stage(base, copy.deepcopy(network), copy.deepcopy(base.loss_function), views, 4,
+                                   tmp_path / folder)
+
+    uninterrupted = stage("uninterrupted")
+    epochs_run: list[int] = []
+
+    class KilledInEpoch3(DebClustTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_event_handler(Events.EPOCH_STARTED, lambda engine: epochs_run.append(engine.state.epoch))
+            self.add_event_handler(Events.ITERATION_COMPLETED, self.kill)
+
+        @staticmethod
+        def kill(engine):
+            if engine.state.epoch == 3 and engine.state.iteration % engine.state.epoch_length == 2:
+                raise _Interrupted
+
+    monkeypatch.setattr(experts, "DebClustTrainer", KilledInEpoch3)
+    with pytest.raises(_Interrupted):
+        stage("killed")
+    assert not (tmp_path / "killed" / "model.pt").exists()
+    assert [p.name for p in (tmp_path / "killed" / "checkpoints").iterdir()] == ["checkpoint_epoch=2.pt"]
+
+    class Recording(DebClustTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_event_handler(Events.EPOCH_STARTED, lambda engine: epochs_run.append(engine.state.epoch))
+
+    epochs_run.clear()
+    monkeypatch.setattr(experts, "DebClustTrainer", Recording)
+    resumed = stage("killed")
+    assert epochs_run == [3, 4]  # resumed from its checkpoint, not started again
+    for key, value in uninterrupted.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0, msg=key)
