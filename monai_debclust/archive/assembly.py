@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from monai_debclust.archive.chunks import ChunkStore
-from monai_debclust.utils import atomic_write
+from monai_debclust.utils import atomic_path, atomic_write
 
 __all__ = ["assemble_embeddings"]
 
@@ -45,15 +45,14 @@ def assemble_embeddings(
     positions = positions[positions >= 0]
 
     final = output_dir / "embeddings.npy"
-    temporary = final.with_name(".embeddings.npy.tmp")
-    embeddings = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=(len(positions), dim))
-    for path, chunk_position in zip(paths, chunk_positions):
-        keep = chunk_position >= 0
-        if keep.any():
-            embeddings[np.searchsorted(positions, chunk_position[keep])] = ChunkStore.read(path).embeddings[keep]
-    embeddings.flush()
-    del embeddings
-    os.replace(temporary, final)
+    with atomic_path(final) as temporary:
+        embeddings = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=(len(positions), dim))
+        for path, chunk_position in zip(paths, chunk_positions):
+            keep = chunk_position >= 0
+            if keep.any():
+                embeddings[np.searchsorted(positions, chunk_position[keep])] = ChunkStore.read(path).embeddings[keep]
+        embeddings.flush()
+        del embeddings
     with atomic_write(output_dir / "embeddings_index.csv", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", "id"])

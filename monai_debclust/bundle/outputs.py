@@ -26,6 +26,7 @@ from torch import nn
 
 from monai_debclust.errors import UserError
 from monai_debclust.networks.description import NetworkDescriptionError, build_network, describe_network
+from monai_debclust.networks.size import DEFAULT_IMAGE_SIZE
 from monai_debclust.utils import atomic_write, is_main_process, unwrap_network, write_json
 
 __all__ = [
@@ -157,7 +158,8 @@ def _described_network(network_path: Path) -> nn.Module:
     if network_path.stat().st_size > MAX_DESCRIPTION_BYTES:
         raise CheckpointError(f"{network_path} is not a network description (over {MAX_DESCRIPTION_BYTES} bytes).")
     try:
-        return build_network(json.loads(network_path.read_text(encoding="utf-8")))
+        image_size = trained_input(network_path, "image_size", DEFAULT_IMAGE_SIZE)
+        return build_network(json.loads(network_path.read_text(encoding="utf-8")), image_size=image_size)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{network_path} is not valid JSON: {exc}") from exc
     except NetworkDescriptionError as exc:

@@ -7,7 +7,6 @@ Label-Distribution-Aware Margin Loss" (LDAM, NeurIPS 2019), used to build CIFAR-
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from monai_debclust.utils import write_json
 
 __all__ = [
     "longtail_counts",
@@ -223,20 +224,12 @@ def format_class_summary(summary: Mapping[str, Any]) -> str:
 def write_class_summary(summary: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """Write a :func:`class_count_summary` as JSON, atomically, and log it as a table.
 
-    The JSON goes to a temporary file in the target folder that then replaces ``path``, so a
-    reader never sees a half-written file.
+    Written with :func:`~monai_debclust.utils.write_json` (:func:`~monai_debclust.utils.atomic_write`):
+    a reader never sees a half-written file.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    path = write_json(summary, path)
     logger.info("class counts written to %s\n%s", path, format_class_summary(summary))
     return path

@@ -234,6 +234,7 @@ def plot_minority_f1(grid: ExperimentGrid, records: list[dict[str, Any]], path: 
     if entries:
         axes[-1].legend(list(entries.values()), list(entries), fontsize=6, loc="best")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    with atomic_write(path, "wb") as handle:
+        figure.savefig(handle, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
     plt.close(figure)
     return path

@@ -37,6 +37,7 @@ from torch.utils.data import Dataset, Subset
 from monai_debclust.bundle.outputs import latest_checkpoint
 from monai_debclust.engines.embedding import embed_dataset
 from monai_debclust.engines.trainer import DebClustTrainer
+from monai_debclust.handlers.determinism import EpochSeedHandler, EpochShuffleSampler
 from monai_debclust.handlers.kmeans_head import fit_centres
 from monai_debclust.losses import FeatureDistillationLoss
 from monai_debclust.similarity import kmeans
@@ -205,11 +206,13 @@ class ExpertsHandler:
         self, engine: Engine, network: nn.Module, loss: nn.Module, dataset: Dataset, epochs: int, stage_dir: Path,
         target: torch.Tensor | None,
     ) -> None:
-        loader = DataLoader(dataset, batch_size=min(self.batch_size, len(dataset)), shuffle=True, drop_last=True,
-                            num_workers=self.num_workers)
+        sampler = EpochShuffleSampler(dataset, self.seed)  # with EpochSeedHandler: a resumed stage repeats its epochs
+        loader = DataLoader(dataset, batch_size=min(self.batch_size, len(dataset)), sampler=sampler, drop_last=True,
+                            num_workers=self.num_workers, generator=torch.Generator())
         optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         clusters = unwrap_network(engine.network).clustering.num_clusters
         trainer = DebClustTrainer(engine.state.device, epochs, loader, network, optimizer, loss, clusters, amp=engine.amp)
+        EpochSeedHandler(self.seed, sampler).attach(trainer)
         if target is not None:
             trainer.add_event_handler(Events.ITERATION_STARTED, lambda stage: setattr(stage.state, "dec_target", target))
         checkpoints = {"model": network, "optimizer": optimizer, "trainer": trainer}

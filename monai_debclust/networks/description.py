@@ -21,8 +21,9 @@ or called because of it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from torch import nn
 
@@ -31,6 +32,15 @@ from monai_debclust.networks.checks import MAX_SIZE, SIZE, boolean, integer_in, 
 from monai_debclust.networks.debclust import DebClustNet
 from monai_debclust.networks.factory import ENCODERS
 from monai_debclust.networks.simsiam import SimSiamNet
+from monai_debclust.networks.size import (
+    BYTES_PER_VALUE,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_IMAGE_SIZE,
+    MEMORY_LIMIT_VARIABLE,
+    format_bytes,
+    memory_limit,
+    projection_head_parameters,
+)
 from monai_debclust.networks.statdec import StatDECNet
 
 __all__ = [
@@ -38,8 +48,12 @@ __all__ = [
     "ENCODER_ARGUMENTS",
     "NETWORKS",
     "NetworkDescriptionError",
+    "NetworkSize",
+    "NetworkSizeError",
     "build_network",
+    "check_network_size",
     "describe_network",
+    "estimate_network_size",
     "validate_description",
 ]
 
@@ -48,6 +62,18 @@ DESCRIPTION_FORMAT = 1
 
 class NetworkDescriptionError(UserError, ValueError):
     """A network description that names an unknown network or argument, or a value of the wrong type."""
+
+
+class NetworkSizeError(NetworkDescriptionError):
+    """A network description whose network would not fit in the memory limit."""
+
+
+class NetworkSize(NamedTuple):
+    """A described network's estimated size: parameters, activation values of one inference batch, bytes of both."""
+
+    parameters: int
+    activations: int
+    bytes: int
 
 
 #: Arguments each encoder may be described with: a view of the one encoder table,
@@ -152,8 +178,84 @@ def describe_network(network: nn.Module | str, arguments: Mapping[str, Any]) -> 
     return validate_description({"format": DESCRIPTION_FORMAT, "network": name, "arguments": dict(arguments)})
 
 
-def build_network(description: Any) -> nn.Module:
-    """Build the network a description names, after :func:`validate_description`; nothing is evaluated.
+def _with_defaults(function: Callable[..., Any], arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """``arguments`` completed with the defaults of ``function``'s signature."""
+    bound = inspect.signature(function).bind_partial(**arguments)
+    bound.apply_defaults()
+    return {key: value for key, value in bound.arguments.items() if key != "kwargs"}
+
+
+def estimate_network_size(
+    description: Any, image_size: int = DEFAULT_IMAGE_SIZE, batch_size: int = DEFAULT_BATCH_SIZE
+) -> NetworkSize:
+    """The size of the network ``description`` names, from its arguments alone (nothing is built).
+
+    Parameters: the encoder's (:mod:`~monai_debclust.networks.size`; twice for
+    :class:`StatDECNet`, whose encoders end in statistics pooling of ``2C (+1)`` features), the
+    projection head, the clustering centres ``K x F`` and :class:`SimSiamNet`'s predictor.
+    Activations: the encoder's peak for ``batch_size`` images of ``image_size`` per side plus
+    the heads' outputs. Bytes: both in float32.
+
+    Raises:
+        NetworkDescriptionError: as :func:`validate_description`, or for arguments that do not fit together.
+    """
+    description = validate_description(description)
+    network_class = NETWORKS[description["network"]][0]
+    arguments = _with_defaults(network_class, description["arguments"])
+    entry = ENCODERS[arguments["encoder"]]
+    encoder_arguments = _with_defaults(entry.build, arguments["encoder_kwargs"])
+    try:
+        encoder = entry.size(image_size=image_size, **encoder_arguments)
+    except ValueError as exc:
+        raise NetworkDescriptionError(f"{description['network']} encoder {arguments['encoder']!r}: {exc}") from exc
+    features, parameters = encoder.channels, encoder.parameters
+    if network_class is StatDECNet:
+        features, parameters = 2 * features + int(arguments["with_count"]), 2 * parameters
+    hidden, projected = arguments["projection_hidden"], arguments["projection_dim"]
+    parameters += projection_head_parameters(features, hidden, projected) + arguments["num_clusters"] * features
+    if network_class is SimSiamNet:
+        parameters += projection_head_parameters(projected, arguments["predictor_hidden"] or max(1, projected // 4),
+                                                 projected)
+    activations = batch_size * (encoder.activations + features + hidden + projected + arguments["num_clusters"])
+    return NetworkSize(parameters, activations, BYTES_PER_VALUE * (parameters + activations))
+
+
+def check_network_size(
+    description: Any, image_size: int = DEFAULT_IMAGE_SIZE, batch_size: int = DEFAULT_BATCH_SIZE,
+    limit_bytes: int | None = None,
+) -> NetworkSize:
+    """:func:`estimate_network_size`, refused past ``limit_bytes`` (by default :func:`~monai_debclust.networks.size.memory_limit`).
+
+    Args:
+        description: a network description (see the module docstring).
+        image_size: pixels per side of the input (``models/input.json``'s ``image_size``).
+        batch_size: images of one inference batch.
+        limit_bytes: most bytes of parameters and activations allowed.
+
+    Raises:
+        NetworkSizeError: naming the estimate and the limit.
+    """
+    for name, value in (("image_size", image_size), ("batch_size", batch_size)):
+        if not integer_in(1, 2**20)(value):
+            raise NetworkSizeError(f"{name} must be an integer in [1, {2**20}], got {value!r}.")
+    size = estimate_network_size(description, image_size, batch_size)
+    limit = memory_limit() if limit_bytes is None else limit_bytes
+    if size.bytes > limit:
+        raise NetworkSizeError(
+            f"the described network is too large: an estimated {format_bytes(size.bytes)} "
+            f"({size.parameters:.3g} parameters and {size.activations:.3g} activation values for a batch of "
+            f"{batch_size} images of {image_size} pixels per side, float32) is over the limit of "
+            f"{format_bytes(limit)}; set {MEMORY_LIMIT_VARIABLE} (GiB) to allow more."
+        )
+    return size
+
+
+def build_network(
+    description: Any, image_size: int = DEFAULT_IMAGE_SIZE, batch_size: int = DEFAULT_BATCH_SIZE,
+    limit_bytes: int | None = None,
+) -> nn.Module:
+    """Build the network a description names, after :func:`validate_description` and
+    :func:`check_network_size` (its arguments after ``description`` are that check's); nothing is evaluated.
 
     Example:
         >>> net = build_network({"format": 1, "network": "DebClustNet", "arguments": {
@@ -163,5 +265,6 @@ def build_network(description: Any) -> nn.Module:
         2
     """
     description = validate_description(description)
+    check_network_size(description, image_size, batch_size, limit_bytes)
     network_class = NETWORKS[description["network"]][0]
     return network_class(**description["arguments"])

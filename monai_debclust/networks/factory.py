@@ -11,6 +11,7 @@ from torch import nn
 from monai_debclust.networks.checks import CHANNELS, MAX_SIZE, PROBABILITY, SIZE, SPATIAL_DIMS, integer_in, integers_in
 from monai_debclust.networks.coatnet import CoAtNetEncoder
 from monai_debclust.networks.convmixer import ConvMixerEncoder
+from monai_debclust.networks.size import EncoderSize, coatnet_size, convmixer_size, resnet18_size
 
 __all__ = ["ENCODERS", "EncoderEntry", "get_encoder"]
 
@@ -23,10 +24,12 @@ def _resnet18_encoder(spatial_dims: int = 2, in_channels: int = 3, **kwargs: Any
 
 
 class EncoderEntry(NamedTuple):
-    """An encoder of the table: how to build it, and the checks of the arguments a description may give it."""
+    """An encoder of the table: how to build it, the checks of the arguments a description may give
+    it, and its size from those arguments and the image size (:mod:`~monai_debclust.networks.size`)."""
 
     build: Callable[..., nn.Module]
     arguments: Mapping[str, Callable[[Any], bool]]
+    size: Callable[..., EncoderSize]
 
 
 #: The one encoder table, read by :func:`get_encoder` (building) and by
@@ -35,11 +38,12 @@ class EncoderEntry(NamedTuple):
 ENCODERS: dict[str, EncoderEntry] = {
     "convmixer": EncoderEntry(ConvMixerEncoder, {
         "spatial_dims": SPATIAL_DIMS, "in_channels": CHANNELS, "dim": SIZE, "depth": integer_in(1, 256),
-        "kernel_size": integer_in(1, 63), "patch_size": integer_in(1, 64), "dropout": PROBABILITY}),
-    "resnet18": EncoderEntry(_resnet18_encoder, {"spatial_dims": SPATIAL_DIMS, "in_channels": CHANNELS}),
+        "kernel_size": integer_in(1, 63), "patch_size": integer_in(1, 64), "dropout": PROBABILITY}, convmixer_size),
+    "resnet18": EncoderEntry(_resnet18_encoder, {"spatial_dims": SPATIAL_DIMS, "in_channels": CHANNELS},
+                             resnet18_size),
     "coatnet": EncoderEntry(CoAtNetEncoder, {
         "spatial_dims": SPATIAL_DIMS, "in_channels": CHANNELS, "dims": integers_in(1, MAX_SIZE),
-        "depths": integers_in(1, 256), "heads": integer_in(1, 256), "dropout": PROBABILITY}),
+        "depths": integers_in(1, 256), "heads": integer_in(1, 256), "dropout": PROBABILITY}, coatnet_size),
 }
 
 

@@ -12,9 +12,10 @@ from monai_debclust.utils.dist import (
     unwrap_network,
     world,
 )
-from monai_debclust.utils.files import atomic_write, write_json
+from monai_debclust.utils.files import atomic_path, atomic_write, write_json
 
 __all__ = [
+    "atomic_path",
     "atomic_write",
     "broadcast_from_main",
     "finalize_distributed",

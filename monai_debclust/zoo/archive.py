@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from monai_debclust.errors import UserError
+from monai_debclust.utils import atomic_write
 
 __all__ = ["ArchiveError", "bundle_folder_of", "safe_extract", "sha256_file", "zip_folder"]
 
@@ -51,7 +52,7 @@ def zip_folder(folder: str | os.PathLike, zip_path: str | os.PathLike) -> Path:
     if links:
         raise ArchiveError(f"{links[0]} is a symbolic link; a bundle holds plain files only.")
     zip_path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with atomic_write(zip_path, "wb") as handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in files:
             entry = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}", date_time=ZIP_TIME)
             entry.external_attr = (stat.S_IFREG | 0o644) << 16

@@ -35,6 +35,7 @@ from monai.bundle import ckpt_export
 
 from monai_debclust.bundle.outputs import INPUT_FILE, MODEL_FILE, NETWORK_FILE, load_trained_network
 from monai_debclust.errors import UserError
+from monai_debclust.utils import atomic_write
 from monai_debclust.zoo.archive import sha256_file, zip_folder
 from monai_debclust.zoo.metadata import exported_metadata, next_version, schema_errors
 
@@ -234,7 +235,8 @@ def export_bundle(
         shutil.rmtree(staging, ignore_errors=True)
     zip_path = zip_folder(destination, out_dir / f"{name}_v{version}.zip")
     digest = sha256_file(zip_path)
-    zip_path.with_name(zip_path.name + ".sha256").write_text(f"{digest}  {zip_path.name}\n", encoding="utf-8")
+    with atomic_write(zip_path.with_name(zip_path.name + ".sha256"), encoding="utf-8") as handle:
+        handle.write(f"{digest}  {zip_path.name}\n")
     return ExportResult(destination, zip_path, digest, version, torchscript, large_files)
 
 

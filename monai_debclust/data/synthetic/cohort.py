@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from monai_debclust.utils import atomic_write
+
 __all__ = ["Renderer", "write_synthetic_cohort", "read_labels_csv", "preview_sheet"]
 
 Renderer = Callable[[str, int, np.random.Generator], np.ndarray]
@@ -144,5 +146,6 @@ def preview_sheet(
                 sheet.paste(image.convert("RGB").resize((tile, tile)), (col * tile, row * tile))
         draw.text((3, row * tile + 2), label, fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, format="PNG")
+    with atomic_write(path, "wb") as handle:
+        sheet.save(handle, format="PNG")
     return path
