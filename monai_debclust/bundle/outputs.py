@@ -14,11 +14,12 @@ Every file is written atomically (:func:`~monai_debclust.utils.atomic_write`).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import re
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -43,6 +44,8 @@ __all__ = [
     "training_command",
 ]
 
+logger = logging.getLogger(__name__)
+
 MODEL_FILE = "model.pt"
 NETWORK_FILE = "network.json"
 INPUT_FILE = "input.json"
@@ -54,17 +57,23 @@ CHECKPOINT_PATTERN = re.compile(r"checkpoint_epoch=(\d+)\.pt")
 MAX_DESCRIPTION_BYTES = 1 << 20
 
 
-def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> str | None:
-    """The path of the checkpoint of the highest epoch in ``checkpoint_dir``; None when there is none.
-
-    A bundle resumes from it (MONAI's ``CheckpointLoader``) when re-run with the same output folder.
-    """
+def _checkpoints(checkpoint_dir: str | os.PathLike) -> list[Path]:
+    """The checkpoints of ``checkpoint_dir``, the highest epoch first."""
     found = []
     for path in Path(checkpoint_dir).glob("checkpoint_epoch=*.pt"):
         match = CHECKPOINT_PATTERN.fullmatch(path.name)
         if match:
             found.append((int(match.group(1)), path))
-    return str(max(found)[1]) if found else None
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> str | None:
+    """The path of the checkpoint of the highest epoch in ``checkpoint_dir``; None when there is none.
+
+    A bundle resumes from it (MONAI's ``CheckpointLoader``) when re-run with the same output folder.
+    """
+    found = _checkpoints(checkpoint_dir)
+    return str(found[0]) if found else None
 
 
 def save_trained_network(
@@ -228,17 +237,25 @@ def resumable_checkpoint(checkpoint_dir: str | os.PathLike, network: nn.Module) 
     setting (``num_clusters``, ``dim``, ``depth``, ...) gets a message naming the parameters
     that differ instead of a failure deep inside the checkpoint loader.
 
+    A checkpoint cut short by a killed save is passed over (with a warning) for the one before it.
+
     Raises:
-        CheckpointError: the checkpoint cannot be read weights-only, or its ``model`` does not fit.
+        CheckpointError: the checkpoint holds more than weights, or its ``model`` does not fit.
     """
-    path = latest_checkpoint(checkpoint_dir)
-    if path is None:
+    for candidate in _checkpoints(checkpoint_dir):
+        path = str(candidate)
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise CheckpointError(f"cannot resume from {path}: it cannot be read as a weights-only checkpoint "
+                                  f"({exc}). Remove it to resume from an earlier one, or pass a new --output_dir.") from exc
+        except (RuntimeError, EOFError, OSError) as exc:
+            # a save cut short (MONAI's CheckpointSaver writes in place): resume from the epoch before
+            logger.warning("%s is incomplete (%s); resuming from the checkpoint before it", path, exc)
+            continue
+        break
+    else:
         return None
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"cannot resume from {path}: it cannot be read as a weights-only checkpoint ({exc}). "
-                              "Remove it to resume from an earlier one, or pass a new --output_dir.") from exc
     differences = _differences(checkpoint.get("model", {}), unwrap_network(network).state_dict())
     if differences:
         raise CheckpointError(

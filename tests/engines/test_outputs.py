@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from monai_debclust.utils import write_json
 from monai_debclust.bundle import (
+    CheckpointError,
     latest_checkpoint,
     load_trained_network,
+    resumable_checkpoint,
     save_trained_network,
     trained_input,
 )
@@ -51,3 +54,19 @@ def test_input_settings_saved_beside_the_weights_are_the_defaults_of_later_runs(
     assert trained_input(ckpt, "in_channels", 3) == 1
     assert trained_input(ckpt, "nifti_mode", "slice") == "slice"  # not recorded: the default
     assert trained_input(tmp_path / "elsewhere" / "model.pt", "image_size", 32) == 32  # no input.json
+
+
+def test_a_checkpoint_cut_short_by_a_killed_save_is_passed_over_for_the_one_before(tmp_path, tiny_network):
+    network = tiny_network()
+    torch.save({"model": network.state_dict()}, tmp_path / "checkpoint_epoch=1.pt")
+    whole = (tmp_path / "checkpoint_epoch=1.pt").read_bytes()
+    (tmp_path / "checkpoint_epoch=2.pt").write_bytes(whole[: len(whole) // 2])
+    assert resumable_checkpoint(tmp_path, network) == str(tmp_path / "checkpoint_epoch=1.pt")
+
+
+def test_a_pickled_object_as_newest_checkpoint_is_refused_not_passed_over(tmp_path, tiny_network):
+    network = tiny_network()
+    torch.save({"model": network.state_dict()}, tmp_path / "checkpoint_epoch=1.pt")
+    torch.save({"model": network.state_dict(), "extra": object()}, tmp_path / "checkpoint_epoch=2.pt")
+    with pytest.raises(CheckpointError, match="weights-only"):
+        resumable_checkpoint(tmp_path, network)
