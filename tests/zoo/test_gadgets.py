@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -218,3 +219,16 @@ def test_the_exported_configs_are_the_templates_in_exported_form(exported):
     inference = json.loads((exported["folder"] / "configs" / "inference.json").read_text())
     template = json.loads((folder / "configs" / "inference.json").read_text())
     assert {key for key in template if template[key] != inference[key]} == {"bundle_dir", "ckpt_path", "train_config"}
+
+
+def test_export_refuses_a_bundle_with_changed_code_unless_trusted(training_run, tmp_path, capsys):
+    bundle = Path(shutil.copytree(template_folder("refuge"), tmp_path / "refuge"))
+    marker = tmp_path / "PWNED"
+    file, key = _first_initialize("$monai.utils.optional_import('os')[0].system('touch {marker}')")(bundle, marker)
+    status, _, err = cli(capsys, "export", str(training_run), "--bundle", str(bundle), "--out", str(tmp_path / "out"))
+    assert status == 2 and f"{file}#{key}" in err and "pass --trust" in err
+    assert not (tmp_path / "out").exists() and not marker.exists()
+    status, out, err = cli(capsys, "export", str(training_run), "--bundle", str(bundle), "--out", str(tmp_path / "out"),
+                           "--trust")
+    assert status == 0, err
+    assert not marker.exists()  # export traces the package's own network config, not the bundle's
