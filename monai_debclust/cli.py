@@ -10,7 +10,9 @@ and ``logging.conf`` beside the config) parses and runs it. There is one code pa
 only spells the common overrides as options, refuses option values that the parser would
 evaluate and keys the config does not have, and turns the errors a user can fix
 (:func:`~monai_debclust.errors.user_error`: a bad setting, a missing checkpoint or archive) into
-a message instead of a traceback (``MONAI_DEBCLUST_TRACEBACK=1`` shows it).
+a message instead of a traceback (``MONAI_DEBCLUST_TRACEBACK=1`` shows it). Before anything is
+parsed, the bundle folder must hold only the code of the packaged template its metadata names
+(:func:`~monai_debclust.zoo.provenance.check_provenance`); ``--trust`` accepts other code.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from monai.bundle import ConfigParser, ConfigWorkflow
 
 from monai_debclust.bundle.settings import unknown_settings
 from monai_debclust.errors import SettingError, run_reporting_user_errors
-from monai_debclust.zoo.commands import ZOO_COMMANDS, add_zoo_commands
+from monai_debclust.zoo.commands import ZOO_COMMANDS, add_trust_option, add_zoo_commands
+from monai_debclust.zoo.provenance import check_provenance
 
 __all__ = ["main", "build_parser", "cluster_overrides", "train_overrides"]
 
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--no-resume", dest="resume", action="store_false", default=None,
                          help="embed everything again instead of resuming from an earlier run's chunks")
     _add_set_option(cluster, "min_confidence=0.7")
+    add_trust_option(cluster)
     train = commands.add_parser(
         "train",
         help="train a bundle on an image archive (or on its generated demo cohort)",
@@ -118,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--layout", help="label layout: auto (default), none, folder, csv, ...")
     train.add_argument("--device", help="torch device, e.g. cpu, cuda")
     _add_set_option(train, "num_clusters=3")
+    add_trust_option(train)
     experiment = commands.add_parser(
         "experiment",
         help="run a grid of methods x data sets x imbalance ratios x seeds and write the tables",
@@ -159,10 +164,15 @@ def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return _options(args, ("dataset_dir", "output_dir", "epochs", "layout", "device"), {})
 
 
-def _run_bundle(config: Path, run_id: str, overrides: Callable[[], dict[str, Any]]) -> int:
-    """Run ``run_id`` of the bundle config ``config`` with ``overrides()``, after checking their keys."""
+def _run_bundle(bundle: str, config: Path, run_id: str, overrides: Callable[[], dict[str, Any]], trust: bool) -> int:
+    """Run ``run_id`` of the config ``config`` of the folder ``bundle`` with ``overrides()``.
+
+    The folder must hold only the code of its packaged template (unless ``trust``), and the
+    overrides must be keys of the config.
+    """
     if not config.is_file():
         raise SettingError(f"no bundle config at {config} (is --bundle a bundle folder?)")
+    check_provenance(bundle, trust)
     settings = overrides()
     unknown = unknown_settings(ConfigParser.load_config_files(str(config)), settings)
     if unknown:
@@ -188,10 +198,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return experiment_main(args.grid, args.tables_only)
     if args.command == "cluster":
-        return _run_bundle(_bundle_config(args.bundle, "configs/inference.json"), "inference",
-                           lambda: cluster_overrides(args))
-    return _run_bundle(_bundle_config(args.bundle, "train.json", "configs/train.json"), "training",
-                       lambda: train_overrides(args))
+        return _run_bundle(args.bundle, _bundle_config(args.bundle, "configs/inference.json"), "inference",
+                           lambda: cluster_overrides(args), args.trust)
+    return _run_bundle(args.bundle, _bundle_config(args.bundle, "train.json", "configs/train.json"), "training",
+                       lambda: train_overrides(args), args.trust)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

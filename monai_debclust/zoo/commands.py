@@ -12,14 +12,22 @@ import argparse
 from collections.abc import Callable
 
 from monai_debclust.zoo.export import ZOO_SIZE_LIMIT, export_bundle
-from monai_debclust.zoo.expressions import audit_bundle
 from monai_debclust.zoo.index import download_bundle, publish, read_index
 from monai_debclust.zoo.verify import verify_bundle
 
-__all__ = ["ZOO_COMMANDS", "add_zoo_commands"]
+__all__ = ["TRUST_HELP", "ZOO_COMMANDS", "add_trust_option", "add_zoo_commands"]
+
+#: What ``--trust`` does, on every command that takes a bundle.
+TRUST_HELP = ("accept config code that is not the packaged template's (the bundle's metadata names it); "
+              "only for a bundle whose configs you have read")
 
 #: Exit status of ``verify`` when a check failed.
 VERIFY_FAILED = 1
+
+
+def add_trust_option(command: argparse.ArgumentParser) -> None:
+    """Add ``--trust`` (:data:`TRUST_HELP`) to ``command``: the same flag on every command that takes a bundle."""
+    command.add_argument("--trust", action="store_true", help=TRUST_HELP)
 
 
 def add_zoo_commands(commands: argparse._SubParsersAction) -> None:
@@ -36,13 +44,14 @@ def add_zoo_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--changes", help="changelog entry of the exported version")
     export.add_argument("--large-file-mb", "--large_file_mb", dest="large_file_mb", type=float,
                         default=ZOO_SIZE_LIMIT / 1e6, help="files above this size go to large_files.yml (default 25)")
+    add_trust_option(export)
     verify = commands.add_parser(
-        "verify", help="check a bundle folder offline as the Model Zoo's CI does, and list the code its configs run",
-        description="Files, metadata against the shipped schema, large-file hashes, the configs' expressions, "
-        "weights, verify_net_in_out, TorchScript export and load, inference on generated images. Exit 1 if a check fails.")
+        "verify", help="check a bundle folder offline as the Model Zoo's CI does, running only the package's code",
+        description="Files, metadata against the shipped schema, large-file hashes, the configs' code against the "
+        "packaged template (provenance), weights, verify_net_in_out, TorchScript export and load, inference on "
+        "generated images. Exit 1 if a check fails.")
     verify.add_argument("bundle", help="bundle folder (configs/, models/, docs/, LICENSE)")
-    verify.add_argument("--trust", action="store_true",
-                        help="run the inference config even when its expressions were flagged")
+    add_trust_option(verify)
     publish_command = commands.add_parser("publish", help="add an exported bundle zip to a zoo index")
     publish_command.add_argument("zip", help="the zip written by export")
     publish_command.add_argument("--index", required=True, help="zoo index JSON file (created if missing)")
@@ -54,17 +63,19 @@ def add_zoo_commands(commands: argparse._SubParsersAction) -> None:
     download = commands.add_parser(
         "download", help="download a bundle of a zoo index, checking its sha256 before extracting",
         description="Fetch the zip of NAME (highest version unless --version), refuse it if its SHA-256 is not the "
-        "index's, extract it safely into BUNDLE_DIR/NAME and list the code its configs run.")
+        "index's, extract it safely into BUNDLE_DIR/NAME, and keep it only if its configs hold only the code of the "
+        "packaged template its metadata names.")
     download.add_argument("name", help="bundle name in the index")
     download.add_argument("--index", required=True, help="zoo index JSON file")
     download.add_argument("--bundle_dir", "--bundle-dir", dest="bundle_dir", required=True,
                           help="folder to extract the bundle into")
     download.add_argument("--version", help="bundle version (default: the highest in the index)")
+    add_trust_option(download)
 
 
 def _run_export(args: argparse.Namespace) -> int:
     result = export_bundle(args.run, args.bundle, args.out, name=args.name, version=args.version,
-                           change=args.changes, size_limit=int(args.large_file_mb * 1e6))
+                           change=args.changes, size_limit=int(args.large_file_mb * 1e6), trust=args.trust)
     print(f"exported {result.folder.name} {result.version} to {result.folder}")
     print("models/model.ts: " + ("written (traced)" if result.torchscript is None
                                  else f"not written, the network cannot be traced ({result.torchscript})"))
@@ -97,14 +108,15 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_download(args: argparse.Namespace) -> int:
-    folder = download_bundle(args.name, args.index, args.bundle_dir, version=args.version)
+    folder, provenance = download_bundle(args.name, args.index, args.bundle_dir, version=args.version, trust=args.trust)
     print(f"downloaded {args.name} into {folder} (sha256 checked)")
-    findings, count = audit_bundle(folder)
-    print(f"its configs hold {count} expressions and _target_s; {len(findings)} reach code outside monai, "
-          "monai_debclust, torch, numpy and the standard library, or dynamic or system code" + (":" if findings else "."))
-    for finding in findings:
-        print(f"  {finding}")
-    print(f"check it before use: monai-debclust verify {folder}")
+    if provenance.differences:
+        print(f"its configs hold {len(provenance.differences)} piece(s) of code that monai-debclust did not ship, "
+              "accepted with --trust:")
+        print("\n".join(f"  {difference}" for difference in provenance.differences))
+    else:
+        print(f"its configs hold only the code of the packaged template {provenance.template}")
+    print(f"full check: monai-debclust verify {folder}")
     return 0
 
 

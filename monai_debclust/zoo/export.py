@@ -9,14 +9,16 @@
 then ``out_dir/<name>_v<version>.zip`` (one top-level folder ``<name>/``, reproducible bytes) and
 ``out_dir/<name>_v<version>.zip.sha256``.
 
-The configs are the repository bundle's own, with the same keys and code paths; an exported copy
-only gets the top-level keys of :data:`CONFIG_OVERRIDES`, so that it reads its weights from its
+The bundle folder must hold only the code of the packaged template its metadata names
+(:func:`~monai_debclust.zoo.provenance.check_provenance`; ``trust=True`` accepts other code).
+The configs are the bundle's own, with the same keys and code paths; an exported copy only gets
+the top-level keys of :data:`~monai_debclust.zoo.templates.CONFIG_OVERRIDES`
+(:func:`~monai_debclust.zoo.templates.exported_config`), so that it reads its weights from its
 own ``models/`` folder (``bundle_root``, ``"."`` as in the Model Zoo: run from the bundle folder,
-or pass ``--bundle_root``). The ``network_def`` the Zoo's checks run is the repository's own
-(:class:`~monai_debclust.networks.SoftAssignmentNet`, whose state dict is the trained
-network's). ``model.pt`` is
-checked before it is copied: it must load weights-only into the network ``network.json``
-describes (:func:`~monai_debclust.bundle.load_trained_network`).
+or pass ``--bundle_root``). ``model.pt`` is checked before it is copied: it must load
+weights-only into the network ``network.json`` describes
+(:func:`~monai_debclust.bundle.load_trained_network`); ``model.ts`` is that network, traced
+(:func:`~monai_debclust.zoo.package_configs.export_torchscript`).
 """
 
 from __future__ import annotations
@@ -31,44 +33,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from monai.bundle import ckpt_export
 
 from monai_debclust.bundle.outputs import INPUT_FILE, MODEL_FILE, NETWORK_FILE, load_trained_network
-from monai_debclust.errors import UserError
 from monai_debclust.utils import atomic_write
 from monai_debclust.zoo.archive import sha256_file, zip_folder
 from monai_debclust.zoo.metadata import exported_metadata, next_version, schema_errors
+from monai_debclust.zoo.package_configs import export_torchscript
+from monai_debclust.zoo.provenance import check_provenance
+from monai_debclust.zoo.templates import CONFIG_SOURCES, ExportError, exported_config
 
-__all__ = ["CONFIG_OVERRIDES", "ExportError", "ExportResult", "ZOO_SIZE_LIMIT", "export_bundle", "exported_config"]
+__all__ = ["ExportResult", "ZOO_SIZE_LIMIT", "export_bundle"]
 
 #: Files larger than this (bytes) go to ``large_files.yml`` in a Model Zoo submission.
 ZOO_SIZE_LIMIT = 25 * 1000 * 1000
-#: Exported config -> where the repository bundle keeps it (first found), and whether it is required.
-CONFIG_SOURCES: dict[str, tuple[tuple[str, ...], bool]] = {
-    "metadata.json": (("configs/metadata.json", "metadata.json"), True),
-    "train.json": (("configs/train.json", "train.json"), True),
-    "inference.json": (("configs/inference.json",), True),
-    "evaluate.json": (("configs/evaluate.json",), True),
-    "multi_gpu_train.json": (("configs/multi_gpu_train.json",), False),
-    "logging.conf": (("configs/logging.conf", "logging.conf"), True),
-}
-_BUNDLE_ROOT = {"bundle_root": "."}
-#: Top-level keys each exported config sets (each one a key of the repository's config).
-CONFIG_OVERRIDES: dict[str, dict[str, Any]] = {
-    "train.json": _BUNDLE_ROOT,
-    "inference.json": {
-        **_BUNDLE_ROOT,
-        "bundle_dir": "@bundle_root",
-        "ckpt_path": "$@bundle_dir + '/models/model.pt'",
-        "train_config": "$@bundle_dir + '/configs/train.json'",
-    },
-    "evaluate.json": {"ckpt_path": "$@bundle_root + '/models/model.pt'"},
-}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-class ExportError(UserError, ValueError):
-    """A training run or bundle folder that cannot be exported; the message names the file at fault."""
 
 
 @dataclass(frozen=True)
@@ -98,19 +76,6 @@ def _source(bundle_dir: Path, name: str) -> Path | None:
     if found is None and required:
         raise ExportError(f"{bundle_dir} has no {' or '.join(candidates)}; is --bundle a bundle folder?")
     return found
-
-
-def exported_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The exported copy of the repository config ``name``: the keys of :data:`CONFIG_OVERRIDES` replaced.
-
-    Raises:
-        ExportError: the repository config lacks a key the export sets.
-    """
-    overrides = CONFIG_OVERRIDES.get(name, {})
-    missing = sorted(set(overrides) - set(config))
-    if missing:
-        raise ExportError(f"the bundle's {name} has no {', '.join(missing)}, which the exported copy sets.")
-    return {key: overrides.get(key, value) for key, value in config.items()}
 
 
 def _run_files(run_dir: Path) -> tuple[Path, dict[str, Any], dict[str, Any]]:
@@ -158,11 +123,9 @@ Results are written to `runs/{name}/clustering/` (`assignments.csv`, `report.htm
 
 
 def _torchscript(folder: Path) -> str | None:
-    """Write ``models/model.ts`` with MONAI's ``ckpt_export`` (traced); None, or why it could not."""
+    """Write ``models/model.ts`` (the network of ``models/``, traced); None, or why it could not."""
     try:
-        ckpt_export(net_id="network_def", filepath=str(folder / "models" / "model.ts"),
-                    ckpt_file=str(folder / "models" / MODEL_FILE), meta_file=str(folder / "configs" / "metadata.json"),
-                    config_file=str(folder / "configs" / "inference.json"), bundle_root=str(folder), use_trace=True)
+        export_torchscript(folder, folder / "configs" / "metadata.json", folder / "models" / "model.ts")
     except Exception as exc:  # a network that cannot be traced: the bundle ships without model.ts
         (folder / "models" / "model.ts").unlink(missing_ok=True)
         return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
@@ -188,6 +151,7 @@ def export_bundle(
     version: str | None = None,
     change: str | None = None,
     size_limit: int = ZOO_SIZE_LIMIT,
+    trust: bool = False,
 ) -> ExportResult:
     """Export the training run ``run_dir`` of the bundle ``bundle_dir`` as a Model Zoo bundle in ``out_dir``.
 
@@ -199,8 +163,10 @@ def export_bundle(
         version: the exported version; default the bundle's version with the patch number raised.
         change: the changelog entry of ``version``.
         size_limit: files above this many bytes are listed in ``large_files.yml``.
+        trust: export a bundle whose configs hold code that is not its packaged template's.
 
     Raises:
+        ProvenanceError: ``bundle_dir`` holds config code its template does not (unless ``trust``).
         ExportError: a missing file, an invalid name, or an existing export folder; a
             :class:`~monai_debclust.bundle.outputs.CheckpointError` for weights that do not fit.
     """
@@ -208,6 +174,7 @@ def export_bundle(
     name = name or bundle_dir.resolve().name
     if not _NAME.fullmatch(name):
         raise ExportError(f"bundle name {name!r} must be letters, digits, '_', '.' or '-' (it names a folder).")
+    check_provenance(bundle_dir, trust)
     model, description, input_settings = _run_files(run_dir)
     sources = {config: _source(bundle_dir, config) for config in CONFIG_SOURCES}
     if not (bundle_dir / "LICENSE").is_file():

@@ -10,7 +10,9 @@ An index is a JSON file::
 the zip of a name (the highest version unless one is asked for) into a temporary file, refuses
 it when its SHA-256 differs from the index's, and extracts it with
 :func:`~monai_debclust.zoo.archive.safe_extract` (no ``..``, absolute path or symbolic link, one
-top-level folder named after the bundle).
+top-level folder named after the bundle), then keeps the folder only when its configs hold only
+the code of the packaged template its metadata names
+(:func:`~monai_debclust.zoo.provenance.check_provenance`; ``trust=True`` keeps it anyway).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import urllib.parse
 import urllib.request
@@ -29,6 +32,7 @@ from pathlib import Path
 from monai_debclust.errors import UserError
 from monai_debclust.utils import atomic_write
 from monai_debclust.zoo.archive import bundle_folder_of, safe_extract, sha256_file
+from monai_debclust.zoo.provenance import Provenance, ProvenanceError, check_provenance
 
 __all__ = ["DownloadError", "IndexEntry", "ZooIndexError", "download_bundle", "find_entry", "publish", "read_index",
            "write_index"]
@@ -160,13 +164,26 @@ def _fetch(url: str, destination: Path) -> str:
     return digest.hexdigest()
 
 
-def download_bundle(name: str, index_path: str | Path, bundle_dir: str | Path, version: str | None = None) -> Path:
-    """Download the bundle ``name`` of the index ``index_path`` into ``bundle_dir/<name>`` and return that folder.
+def download_bundle(
+    name: str, index_path: str | Path, bundle_dir: str | Path, version: str | None = None, trust: bool = False
+) -> tuple[Path, Provenance]:
+    """Download the bundle ``name`` of the index ``index_path`` into ``bundle_dir/<name>``.
+
+    Args:
+        name: the bundle's name in the index.
+        index_path: the zoo index.
+        bundle_dir: where the bundle folder is extracted.
+        version: the version to fetch; default the highest.
+        trust: keep a bundle whose configs hold code that is not its packaged template's.
+
+    Returns:
+        The bundle folder and how it compares with its packaged template.
 
     Raises:
         ZooIndexError: an unreadable index or a name or version it does not have.
         DownloadError: a failed download, or a SHA-256 other than the index's (nothing is extracted).
         ArchiveError: a zip entry that would escape the target folder, or a folder already there.
+        ProvenanceError: config code the package did not ship (the extracted folder is removed).
     """
     index_path, bundle_dir = Path(index_path), Path(bundle_dir)
     entry = find_entry(read_index(index_path), name, version)
@@ -181,6 +198,11 @@ def download_bundle(name: str, index_path: str | Path, bundle_dir: str | Path, v
         if digest != entry.sha256:
             raise DownloadError(f"the SHA-256 of {url} is {digest}, the index says {entry.sha256}: the file is not "
                                 f"the one published as {entry.name} {entry.version}; refused, nothing extracted.")
-        return safe_extract(temporary, bundle_dir, expected_folder=entry.name)
+        folder = safe_extract(temporary, bundle_dir, expected_folder=entry.name)
     finally:
         Path(temporary).unlink(missing_ok=True)
+    try:
+        return folder, check_provenance(folder, trust)
+    except ProvenanceError as exc:
+        shutil.rmtree(folder)
+        raise ProvenanceError(f"{exc} The downloaded folder was removed.") from None

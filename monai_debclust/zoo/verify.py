@@ -1,4 +1,4 @@
-"""Check a bundle folder the way the Model Zoo's CI checks a submission, offline, and say what it runs.
+"""Check a bundle folder the way the Model Zoo's CI checks a submission, offline, running only the package's code.
 
 :func:`verify_bundle` runs, in order, and reports each check with its reason:
 
@@ -6,17 +6,21 @@
 2. ``metadata``: ``configs/metadata.json`` against the shipped schema (MONAI's ``verify_metadata``,
    nothing downloaded) and the Zoo's rule that the changelog holds the version;
 3. ``large files``: each file of ``large_files.yml`` is there with its hash;
-4. ``expressions``: every ``$`` expression and ``_target_`` that reaches code outside ``monai``,
-   ``monai_debclust``, ``torch``, ``numpy`` and the standard library, or dynamic or system code
-   (:mod:`~monai_debclust.zoo.expressions`), read as text;
+4. ``provenance``: the configs hold only the code of the packaged template the metadata names
+   (:mod:`~monai_debclust.zoo.provenance`): read as data, never parsed by MONAI;
 5. ``weights``: ``models/model.pt`` loads weights-only into the network ``models/network.json`` describes;
-6. ``network in/out``: MONAI's ``verify_net_in_out`` on the inference config's ``network_def``;
-7. ``TorchScript``: MONAI's ``ckpt_export`` (traced) into a temporary folder, ``torch.jit.load``,
-   the same output as ``network_def``; a shipped ``models/model.ts`` is loaded and compared too;
-8. ``inference``: the bundle's ``inference`` workflow on a few generated images.
+6. ``network in/out``: MONAI's ``verify_net_in_out`` on that network;
+7. ``TorchScript``: MONAI's ``ckpt_export`` (traced) of that network into a temporary folder,
+   ``torch.jit.load``, the same output as the eager network; a shipped ``models/model.ts`` (a
+   TorchScript program) is loaded and compared only with ``trust=True``;
+8. ``inference``: the packaged template's inference workflow on the bundle's weights and a few
+   generated images.
 
-Checks 6 to 8 run the bundle's inference config, that is its code: they are skipped when check 4
-found a problem, unless ``trust=True``. Nothing is written inside the bundle folder.
+Checks 5 to 8 run the package's own code (:mod:`~monai_debclust.zoo.package_configs`): the
+network is rebuilt from ``models/network.json`` by the package's validated builder, and MONAI's
+functions get configs the package writes; the bundle's configs are never parsed or run. With
+``trust=True`` the provenance differences are notices instead of failures. Nothing is written
+inside the bundle folder.
 """
 
 from __future__ import annotations
@@ -25,20 +29,22 @@ import csv
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import torch
 import yaml
-from monai.bundle import ConfigParser, ConfigWorkflow, ckpt_export, verify_net_in_out
+from monai.bundle import ConfigWorkflow
 from PIL import Image
 
 from monai_debclust.bundle.outputs import load_trained_network
 from monai_debclust.errors import user_error
-from monai_debclust.zoo.expressions import Finding, audit_bundle
+from monai_debclust.networks import SoftAssignmentNet
 from monai_debclust.zoo.metadata import SCHEMA_FILE, check_metadata
+from monai_debclust.zoo.package_configs import export_torchscript, network_in_out, write_inference_bundle
+from monai_debclust.zoo.provenance import Provenance, is_plain, read_provenance
 
 __all__ = ["REQUIRED_FILES", "Check", "VerifyReport", "verify_bundle"]
 
@@ -50,6 +56,10 @@ REQUIRED_FILES = (
 GENERATED_IMAGES = 4
 #: Largest difference allowed between the TorchScript and the eager network's soft assignments.
 TORCHSCRIPT_TOLERANCE = 1e-5
+#: Plain settings that differ from the template listed by name in the provenance check.
+SHOWN_SETTINGS = 8
+#: Prefixes of the metadata's settings, counted rather than listed.
+METADATA_FILES = ("configs/metadata.json#", "metadata.json#")
 
 
 @dataclass(frozen=True)
@@ -63,11 +73,11 @@ class Check:
 
 @dataclass
 class VerifyReport:
-    """Every check of a bundle, and the expression findings behind the ``expressions`` check."""
+    """Every check of a bundle, and its comparison with the template behind the ``provenance`` check."""
 
     bundle: Path
     checks: list[Check] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    provenance: Provenance | None = None
 
     @property
     def passed(self) -> bool:
@@ -75,7 +85,7 @@ class VerifyReport:
         return all(check.status != "fail" for check in self.checks)
 
     def format(self) -> str:
-        """The report as a user reads it: one line per check, findings and multi-line reasons indented."""
+        """The report as a user reads it: one line per check, differences and multi-line reasons indented."""
         lines = [f"Verifying bundle {self.bundle}"]
         for check in self.checks:
             first, *rest = check.detail.splitlines() or [""]
@@ -91,7 +101,6 @@ def _reason(exc: BaseException) -> str:
     cause = user_error(exc) or exc
     text = str(cause).strip()
     return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
-
 
 def _files(bundle: Path) -> Check:
     missing = [name for name in REQUIRED_FILES if not (bundle / name).is_file()]
@@ -134,19 +143,26 @@ def _large_files(bundle: Path) -> Check:
     return Check("large files", "pass", f"{len(entries)} listed in {listing.name}, present with matching hashes")
 
 
-def _expressions(bundle: Path, report: VerifyReport) -> Check:
-    findings, count = audit_bundle(bundle)
-    report.findings = findings
-    problems = [finding for finding in findings if finding.is_problem]
-    summary = (f"{count} expressions and _target_s read; {len(findings)} reach code outside monai, monai_debclust, "
-               "torch, numpy and the standard library, or dynamic or system code")
-    listing = "\n".join(str(finding) for finding in findings)
-    if problems:
-        return Check("expressions", "fail", f"{summary} ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n{listing}")
-    if findings:
-        return Check("expressions", "warn", f"{summary} (notices only):\n{listing}")
-    return Check("expressions", "pass", f"{count} expressions and _target_s read; all stay within monai, "
-                                        "monai_debclust, torch, numpy and the standard library")
+def _provenance(bundle: Path, report: VerifyReport, trust: bool) -> Check:
+    provenance = report.provenance = read_provenance(bundle)
+    metadata = [setting for setting in provenance.settings if setting.startswith(METADATA_FILES)]
+    settings = [setting for setting in provenance.settings if setting not in metadata]
+    shown = ", ".join(settings[:SHOWN_SETTINGS]) + (f" and {len(settings) - SHOWN_SETTINGS} more"
+                                                   if len(settings) > SHOWN_SETTINGS else "")
+    noted = (f"; plain settings changed: {shown}" if settings else "; no setting changed") + (
+        f"; {len(metadata)} plain metadata value(s) differ (an export sets the version, metrics and input)"
+        if metadata else "")
+    if not provenance.differences:
+        return Check("provenance", "pass", f"the configs hold only the code of the packaged template "
+                                           f"{provenance.template} ({provenance.layout} layout){noted}")
+    count = len(provenance.differences)
+    listing = "\n".join(str(difference) for difference in provenance.differences)
+    template = f"the template {provenance.template}" if provenance.template else "any packaged template"
+    if trust:
+        return Check("provenance", "warn", f"{count} difference(s) from {template}, accepted with --trust; "
+                                           f"the checks below run the package's code, not these:\n{listing}")
+    return Check("provenance", "fail", f"{count} difference(s) from {template}: code monai-debclust did not ship "
+                                       f"(read it; --trust accepts it):\n{listing}")
 
 
 def _weights(bundle: Path) -> Check:
@@ -159,61 +175,56 @@ def _weights(bundle: Path) -> Check:
                                     f"({count} parameters) described by models/network.json")
 
 
-def _inference_parser(bundle: Path) -> ConfigParser:
-    parser = ConfigParser()
-    parser.read_config(str(bundle / "configs" / "inference.json"))
-    parser.read_meta(str(bundle / "configs" / "metadata.json"))
-    parser["bundle_root"] = str(bundle)
-    return parser
+def _input_shape(metadata: dict[str, Any]) -> tuple[int, ...]:
+    image = metadata["network_data_format"]["inputs"]["image"]
+    shape = (1, image["num_channels"], *image["spatial_shape"])
+    if not all(isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in shape):
+        raise ValueError(f"network_data_format#inputs#image gives the input shape {shape}, not positive integers.")
+    return shape
 
 
-def _input_shape(bundle: Path) -> tuple[int, ...]:
-    image = json.loads((bundle / "configs" / "metadata.json").read_text(encoding="utf-8"))
-    image = image["network_data_format"]["inputs"]["image"]
-    return (1, image["num_channels"], *image["spatial_shape"])
-
-
-def _network_in_out(bundle: Path) -> Check:
+def _network_in_out(bundle: Path, meta_file: Path, metadata: dict[str, Any]) -> Check:
     try:
-        verify_net_in_out(net_id="network_def", meta_file=str(bundle / "configs" / "metadata.json"),
-                          config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(bundle))
+        network_in_out(bundle, meta_file)
+        shape = _input_shape(metadata)
     except Exception as exc:
         return Check("network in/out", "fail", _reason(exc))
-    return Check("network in/out", "pass", f"verify_net_in_out: network_def maps {_input_shape(bundle)} to the "
-                                           "output channels and dtype of metadata outputs.pred")
+    return Check("network in/out", "pass", f"verify_net_in_out: the network of models/network.json maps {shape} to "
+                                           "the output channels and dtype of metadata outputs.pred")
 
 
-def _torchscript(bundle: Path) -> Check:
+def _torchscript(bundle: Path, meta_file: Path, metadata: dict[str, Any], trust: bool) -> Check:
     shipped = bundle / "models" / "model.ts"
     with tempfile.TemporaryDirectory() as folder:
         exported = Path(folder) / "verify_model.ts"
         try:
-            ckpt_export(net_id="network_def", filepath=str(exported), ckpt_file=str(bundle / "models" / "model.pt"),
-                        meta_file=str(bundle / "configs" / "metadata.json"),
-                        config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(bundle), use_trace=True)
+            export_torchscript(bundle, meta_file, exported)
         except Exception as exc:
             status = "fail" if shipped.is_file() else "warn"
-            return Check("TorchScript", status, f"ckpt_export cannot trace network_def ({_reason(exc)}); "
+            return Check("TorchScript", status, f"ckpt_export cannot trace the network ({_reason(exc)}); "
                                                 + ("yet models/model.ts is shipped" if shipped.is_file()
                                                    else "the bundle ships no models/model.ts"))
-        network = _inference_parser(bundle).get_parsed_content("network_def").eval()
-        image = torch.rand(_input_shape(bundle), generator=torch.Generator().manual_seed(0))
+        network = SoftAssignmentNet(load_trained_network(bundle / "models" / "model.pt")).eval()
+        image = torch.rand(_input_shape(metadata), generator=torch.Generator().manual_seed(0))
+        loaded = [exported, shipped] if trust and shipped.is_file() else [exported]
         with torch.no_grad():
             expected = network(image)
             differences = {path.name: (torch.jit.load(str(path), map_location="cpu")(image) - expected).abs().max().item()
-                           for path in (exported, shipped) if path.is_file()}
+                           for path in loaded}
     worst = max(differences.values())
     detail = ", ".join(f"{name} max |q - q_eager| = {value:.2e}" for name, value in differences.items())
+    if shipped.is_file() and not trust:
+        detail += "; the shipped models/model.ts is a TorchScript program, not loaded (--trust loads and compares it)"
     if worst > TORCHSCRIPT_TOLERANCE:
-        return Check("TorchScript", "fail", f"TorchScript output differs from network_def: {detail}")
+        return Check("TorchScript", "fail", f"TorchScript output differs from the eager network: {detail}")
     return Check("TorchScript", "pass", f"ckpt_export (traced) and torch.jit.load: {detail}")
 
 
 def _generated_archive(folder: Path, shape: tuple[int, ...]) -> list[str]:
     """Write :data:`GENERATED_IMAGES` random PNG images of ``shape`` (1, C, H, W) into ``folder``."""
-    channels, height, width = shape[1], shape[2], shape[3]
-    if channels not in (1, 3) or len(shape) != 4:
+    if len(shape) != 4 or shape[1] not in (1, 3):
         raise ValueError(f"cannot generate PNG images for the input shape {shape}.")
+    channels, height, width = shape[1], shape[2], shape[3]
     generator = np.random.default_rng(0)
     names = []
     for index in range(GENERATED_IMAGES):
@@ -223,15 +234,16 @@ def _generated_archive(folder: Path, shape: tuple[int, ...]) -> list[str]:
     return names
 
 
-def _inference(bundle: Path) -> Check:
+def _inference(bundle: Path, template: str, metadata: dict[str, Any]) -> Check:
     with tempfile.TemporaryDirectory() as folder:
-        archive, output = Path(folder) / "archive", Path(folder) / "run"
+        archive, output, copy = Path(folder) / "archive", Path(folder) / "run", Path(folder) / "bundle"
         archive.mkdir()
         try:
-            names = _generated_archive(archive, _input_shape(bundle))
-            workflow = ConfigWorkflow(config_file=str(bundle / "configs" / "inference.json"), run_id="inference",
-                                      workflow_type=None, bundle_root=str(bundle), dataset_dir=str(archive),
-                                      output_dir=str(output), layout="none", progress=False, num_workers=0)
+            names = _generated_archive(archive, _input_shape(metadata))
+            config = write_inference_bundle(copy, template, metadata, bundle / "models")
+            workflow = ConfigWorkflow(config_file=str(config), run_id="inference", workflow_type=None,
+                                      bundle_root=str(copy), dataset_dir=str(archive), output_dir=str(output),
+                                      layout="none", progress=False, num_workers=0)
             workflow.initialize()
             workflow.run()
             workflow.finalize()
@@ -241,8 +253,29 @@ def _inference(bundle: Path) -> Check:
             return Check("inference", "fail", _reason(exc))
     if sorted(row["id"] for row in rows) != names:
         return Check("inference", "fail", f"assignments.csv lists {len(rows)} images, expected {names}")
-    return Check("inference", "pass", f"{len(names)} generated images clustered: assignments.csv has a row for each "
+    return Check("inference", "pass", f"the template {template}'s inference workflow on the bundle's weights: "
+                                      f"{len(names)} generated images clustered, a row for each in assignments.csv "
                                       f"(clusters {sorted({row['cluster'] for row in rows})})")
+
+
+def _running_checks(bundle: Path, report: VerifyReport, trust: bool) -> list[Check]:
+    """Checks 6 to 8, or why they are skipped."""
+    names = ("network in/out", "TorchScript", "inference")
+    blocked = next((check for check in report.checks if check.name in ("files", "metadata", "weights")
+                    and check.status == "fail"), None)
+    if blocked is not None:
+        return [Check(name, "skip", f"not run: the {blocked.name} check failed") for name in names]
+    metadata = json.loads((bundle / "configs" / "metadata.json").read_text(encoding="utf-8"))
+    if not is_plain(metadata):
+        return [Check(name, "skip", "not run: configs/metadata.json holds code (see provenance)") for name in names]
+    with tempfile.TemporaryDirectory() as folder:
+        meta_file = Path(folder) / "metadata.json"  # the package's copy: plain data, checked above
+        meta_file.write_text(json.dumps(metadata), encoding="utf-8")
+        checks = [_network_in_out(bundle, meta_file, metadata), _torchscript(bundle, meta_file, metadata, trust)]
+    template = report.provenance.template if report.provenance is not None else None
+    checks.append(_inference(bundle, template, metadata) if template is not None else
+                  Check("inference", "skip", "not run: no packaged template to run (the metadata names none)"))
+    return checks
 
 
 def verify_bundle(bundle_dir: str | Path, trust: bool = False) -> VerifyReport:
@@ -250,26 +283,15 @@ def verify_bundle(bundle_dir: str | Path, trust: bool = False) -> VerifyReport:
 
     Args:
         bundle_dir: a Model Zoo shaped bundle folder (``configs/``, ``models/``, ``docs/``, ``LICENSE``).
-        trust: run the checks that execute the inference config even when its expressions were flagged.
+        trust: accept config code that is not the template's (a notice instead of a failure) and load
+            a shipped ``models/model.ts``.
     """
     bundle = Path(bundle_dir)
     report = VerifyReport(bundle)
-    report.checks += [_files(bundle), _metadata(bundle), _large_files(bundle), _expressions(bundle, report)]
+    report.checks += [_files(bundle), _metadata(bundle), _large_files(bundle), _provenance(bundle, report, trust)]
     if not (bundle / "models" / "model.pt").is_file() or not (bundle / "models" / "network.json").is_file():
         report.checks.append(Check("weights", "skip", "no models/model.pt with models/network.json"))
         return report
     report.checks.append(_weights(bundle))
-    running: list[tuple[str, Callable[[Path], Check]]] = [
-        ("network in/out", _network_in_out), ("TorchScript", _torchscript), ("inference", _inference)]
-    blocked = next((check for check in report.checks if check.name in ("files", "metadata", "weights")
-                    and check.status == "fail"), None)
-    flagged = any(finding.is_problem for finding in report.findings) and not trust
-    for name, run in running:
-        if flagged:
-            report.checks.append(Check(name, "skip", "not run: the configs hold flagged expressions; read them, "
-                                                     "then run verify with --trust to run them"))
-        elif blocked is not None:
-            report.checks.append(Check(name, "skip", f"not run: the {blocked.name} check failed"))
-        else:
-            report.checks.append(run(bundle))
+    report.checks += _running_checks(bundle, report, trust)
     return report

@@ -72,9 +72,10 @@ def test_exported_configs_are_the_repository_configs_plus_the_bundle_root_keys(e
 def test_verify_passes_the_exported_bundle(exported, capsys):
     status, out, _ = cli(capsys, "verify", str(exported["folder"]))
     assert status == 0, out
-    for check in ("files", "metadata", "expressions", "large files", "weights", "network in/out", "TorchScript",
+    for check in ("files", "metadata", "provenance", "large files", "weights", "network in/out", "TorchScript",
                   "inference"):
         assert f"PASS  {check}:" in out, check
+    assert "the configs hold only the code of the packaged template refuge (exported layout)" in out
 
 
 def test_monai_download_over_http_then_inference_assigns_as_the_original_bundle(
@@ -113,6 +114,6 @@ def test_zoo_index_download_checks_the_sha256_then_runs(exported, http_root, tmp
     assert status == 0 and out.startswith("refuge") and "0.2.1" in out
     status, out, err = cli(capsys, "download", "refuge", "--index", str(index), "--bundle_dir", str(tmp_path / "zoo"))
     assert status == 0, err
-    assert "sha256 checked" in out and "0 reach code outside monai" in out
+    assert "sha256 checked" in out and "its configs hold only the code of the packaged template refuge" in out
     assert sha256_file(tmp_path / "zoo" / "refuge" / "models" / "model.pt") == sha256_file(
         exported["folder"] / "models" / "model.pt")
