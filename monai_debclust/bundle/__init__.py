@@ -7,6 +7,7 @@ bad settings before any work; :mod:`~monai_debclust.bundle.outputs` saves, finds
 what a training run leaves (``models/model.pt``, ``network.json``, ``input.json``, checkpoints).
 """
 
+from monai_debclust.bundle.evaluation_data import evaluation_samples
 from monai_debclust.bundle.methods import (
     EXPERT_BASES,
     METHODS,
@@ -41,6 +42,7 @@ from monai_debclust.bundle.settings import (
 from monai_debclust.bundle.training_data import prepare_training_data
 
 __all__ = [
+    "evaluation_samples",
     "CheckpointError",
     "EXPERT_BASES",
     "INPUT_FILE",

@@ -75,7 +75,7 @@ def prepare_training_data(
 
     Returns:
         ``(samples, class_names)``: ``samples[i]`` is ``dict(image=uint8 (channels, S, S), id,
-        label, index=i)``; ``class_names`` is None when the archive has no labels.
+        label, index=i, path)`` (``path``: the file, for the evaluation's duplicate groups); ``class_names`` is None when the archive has no labels.
 
     Raises:
         FileNotFoundError: when ``dataset_dir`` is given but is not a folder.
@@ -111,6 +111,7 @@ def prepare_training_data(
             f"see {report_dir / 'skipped.csv'}."
         )
     check_skipped(skipped, len(archive.items), max_skipped_fraction, report_dir / "skipped.csv")
+    paths = {item["id"]: str(item["path"]) for item in archive.items}
     for index, sample in enumerate(samples):
-        sample["index"] = index
+        sample["index"], sample["path"] = index, paths[sample["id"]]
     return samples, archive.class_names

@@ -157,7 +157,8 @@ def evaluate_protocols(
         extra_keys: ``(N,)`` a further grouping key such as a patient id (``""`` unknown).
         is_test: ``(N,)`` marks the data set's own test images: the supervised protocols then
             train once on the other images (less those sharing a group with a test image) and
-            score the test images; None cross-validates.
+            score the test images, and the clustering rows score the training images; None
+            cross-validates and clusters every labelled image.
 
     Returns:
         ``{row: scores}`` with rows ``linear``, ``semi_supervised``, ``knn``, ``kmeans`` and ``head``
@@ -187,18 +188,21 @@ def evaluate_protocols(
         predict = _predictor(protocol, len(class_names), seed, knn_k, label_fraction, probe_epochs, probe_batch_size)
         predictions = cross_validated_predictions(x, y, splits, predict)
         rows[protocol] = {**protocol_scores(y[scored], predictions[scored], class_names), "leakage": grouped.leakage}
-    if "clustering" in protocols:
-        known = torch.as_tensor(np.asarray(labels)).long().numpy() >= 0
-        k = min(num_clusters or len(class_names), int(known.sum()))
-        _, assigned = kmeans(x_all[known], k, seed=seed)
-        assigned = assigned[grouped.keep[known]]
+    if "clustering" in protocols:  # on the labelled training images (all of them without a test split)
+        y_all = torch.as_tensor(np.asarray(labels)).long().numpy()
+        pool = (y_all >= 0) if is_test is None else (y_all >= 0) & ~np.asarray(is_test, dtype=bool)
+        scored_pool = grouped.keep[pool]
+        y_pool = y_all[pool][scored_pool]
+        k = min(num_clusters or len(class_names), int(pool.sum()))
+        _, assigned = kmeans(x_all[pool], k, seed=seed)
+        assigned = assigned[scored_pool]
         rows[clustering_row("kmeans", k, len(class_names))] = {
-            **protocol_scores(y, relabel(assigned, match_clusters(y, assigned)), class_names),
+            **protocol_scores(y_pool, relabel(assigned, match_clusters(y_pool, assigned)), class_names),
             "leakage": grouped.leakage}
         if q is not None:
-            head = torch.as_tensor(q).argmax(1).numpy()[grouped.keep]
+            head = torch.as_tensor(q).argmax(1).numpy()[pool][scored_pool]
             rows[clustering_row("head", q.shape[1], len(class_names))] = {
-                **protocol_scores(y, relabel(head, match_clusters(y, head)), class_names),
+                **protocol_scores(y_pool, relabel(head, match_clusters(y_pool, head)), class_names),
                 "leakage": grouped.leakage}
     return rows
 

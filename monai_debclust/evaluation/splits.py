@@ -75,7 +75,8 @@ def grouped_labels(labels: np.ndarray | torch.Tensor | Sequence[int], groups: Gr
     known = y != UNKNOWN_LABEL
     conflict = label_conflicts(duplicate, y)
     split = duplicate if extra_keys is None else join_groups(duplicate, extra_keys)
-    sizes = np.bincount(duplicate[known])[duplicate] if known.any() else np.zeros(len(y), np.int64)
+    sizes = np.bincount(duplicate[known], minlength=int(duplicate.max()) + 1)[duplicate] if known.any() \
+        else np.zeros(len(y), np.int64)
     shared = known & (sizes > 1)
     leakage = {"split": "group_kfold", "groups": int(len(np.unique(duplicate[shared]))),
                "merged_images": int(shared.sum()),

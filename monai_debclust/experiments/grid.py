@@ -14,10 +14,16 @@ Example (paths relative to the working directory)::
         classes: [normal, glaucoma]    # the classes used, from the largest to the smallest
         largest: 900                   # images of the first class
         imbalance_ratios: [9, 3]       # largest : smallest; "native" takes the folder as it is
+      isic9:
+        bundle: isic2018
+        path: ../shared/data/isic9/Train
+        test_path: ../shared/data/isic9/Test   # its own test split: the supervised protocols score it
 
 A ratio other than ``native`` builds a seeded long-tailed subset (Cao et al., 2019 profile,
 :func:`~monai_debclust.data.longtail_counts`) as links under ``<output_dir>/data``; every
-method and seed of that cell trains on the same images.
+method and seed of that cell trains on the same images. Every cell's evaluation splits its folds
+by the pixel duplicate groups of its images, cached once for the whole grid under
+``<output_dir>/duplicates`` (a grid setting ``duplicate_cache_dir`` names another folder).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class DatasetSpec:
     imbalance_ratios: tuple[Any, ...] = (NATIVE,)
     classes: tuple[str, ...] | None = None
     largest: int | None = None
+    test_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,11 @@ class ExperimentGrid:
         """The row names, in the grid's order."""
         return tuple(recipe.name for recipe in self.recipes)
 
+    @property
+    def duplicate_cache_dir(self) -> Path:
+        """The one folder of cached duplicate groups that every cell's evaluation shares."""
+        return Path(self.settings.get("duplicate_cache_dir") or self.output_dir / "duplicates")
+
     def data_dir(self, dataset: DatasetSpec, ratio: Any) -> Path:
         return dataset.path if ratio == NATIVE else self.output_dir / "data" / f"{dataset.name}_r{ratio}"
 
@@ -137,9 +149,11 @@ def _dataset(name: str, spec: Mapping[str, Any], base: Path) -> DatasetSpec:
     classes = spec.get("classes")
     if any(r != NATIVE for r in ratios) and (not classes or not spec.get("largest")):
         raise ValueError(f"dataset {name}: a numeric imbalance ratio needs 'classes' (largest first) and 'largest'.")
+    test_path = spec.get("test_path")
     return DatasetSpec(name, str(_require(spec, "bundle", f"dataset {name}")),
                        base / Path(_require(spec, "path", f"dataset {name}")).expanduser(), ratios,
-                       None if classes is None else tuple(classes), spec.get("largest"))
+                       None if classes is None else tuple(classes), spec.get("largest"),
+                       None if test_path is None else base / Path(test_path).expanduser())
 
 
 def load_grid(path: str | os.PathLike) -> ExperimentGrid:

@@ -3,7 +3,10 @@
 Every cell runs in its own folder (``<output_dir>/runs/<dataset>/r<ratio>/<method>/seed<seed>``)
 as ``python -m monai.bundle run training`` and then ``run evaluating`` (``evaluate.json``) with
 the cell's method, seed and data and the grid's settings, so a cell is exactly what a user gets
-from the bundle by hand. ``run.json`` records the commands and the seconds each took. A cell
+from the bundle by hand. ``run.json`` records the commands and the seconds each took, the code
+that ran (:func:`code_version`: the commit of the checkout the runner's package comes from, and
+whether its tracked files had changes) and the budget (:func:`run_budget`: epochs, image size,
+encoder). A cell
 whose ``evaluation/metrics.json`` exists is finished and skipped; an interrupted one is run
 again, and the bundle resumes from its last checkpoint (the experts' stages from theirs).
 """
@@ -22,7 +25,10 @@ from monai_debclust.data import ImageArchive
 from monai_debclust.bundle.outputs import write_json
 from monai_debclust.experiments.grid import ExperimentGrid, Run, prepare_dataset
 
-__all__ = ["bundle_command", "experiment_main", "is_finished", "run_cell", "run_grid"]
+__all__ = ["bundle_command", "code_version", "experiment_main", "is_finished", "run_budget", "run_cell", "run_grid"]
+
+#: The checkout the runner's own package was imported from: the code every cell runs.
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def _overrides(settings: dict[str, Any]) -> list[str]:
@@ -36,12 +42,41 @@ def bundle_command(grid: ExperimentGrid, run: Run, run_id: str, num_clusters: in
     configs = [str(bundle / "train.json")]
     settings = {"dataset_dir": str(run.data_dir), "output_dir": str(run.run_dir), "layout": "folder",
                 "method": run.recipe.method, "seed": run.seed, "num_clusters": num_clusters, **grid.settings,
-                **run.recipe.settings}
+                "duplicate_cache_dir": str(grid.duplicate_cache_dir), **run.recipe.settings}
     if run_id == "evaluating":
         configs.append(str(bundle / "configs" / "evaluate.json"))
+        if run.dataset.test_path is not None:
+            settings["test_dir"] = str(run.dataset.test_path)
         settings.update(grid.evaluate)
     config_file = configs[0] if len(configs) == 1 else str(configs)
     return [sys.executable, "-m", "monai.bundle", "run", run_id, "--config_file", config_file, *_overrides(settings)]
+
+
+def code_version(checkout: str | Path = CHECKOUT) -> str:
+    """``git rev-parse HEAD`` of ``checkout``, plus ``" dirty"`` when its tracked files differ from that commit
+    (untracked files, such as run folders, do not count); ``"unknown"`` outside a git checkout."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True)
+
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return "unknown"
+    changes = git("status", "--porcelain", "--untracked-files=no")
+    return head.stdout.strip() + (" dirty" if changes.returncode != 0 or changes.stdout.strip() else "")
+
+
+def run_budget(run_dir: Path, settings: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """What one cell's training spent: its epochs, image size and encoder as the trained model records them
+    (``models/input.json``, ``models/network.json``), the batch size asked for and the training minutes."""
+    models = run_dir / "models"
+    network = json.loads((models / "network.json").read_text(encoding="utf-8"))["arguments"]
+    inputs = json.loads((models / "input.json").read_text(encoding="utf-8"))
+    kwargs = network.get("encoder_kwargs", {})
+    encoder = network.get("encoder", "?") + "".join(
+        f" {key} {kwargs[key]}" for key in ("dim", "depth", "kernel_size", "patch_size") if key in kwargs)
+    return {"epochs": settings.get("epochs", "bundle default"), "image_size": inputs["image_size"],
+            "encoder": encoder, "batch_size": settings.get("batch_size", "bundle default"),
+            "training_minutes": round(seconds / 60, 2)}
 
 
 def _num_classes(data_dir: Path) -> int:
@@ -51,9 +86,10 @@ def _num_classes(data_dir: Path) -> int:
 def run_cell(grid: ExperimentGrid, run: Run) -> dict[str, Any]:
     """Train and evaluate one cell (resuming whatever it left); return its ``run.json`` record."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
+    settings = {**grid.settings, **run.recipe.settings}
     record: dict[str, Any] = {"dataset": run.dataset.name, "ratio": run.ratio, "method": run.method,
-                              "seed": run.seed, "data_dir": str(run.data_dir),
-                              "settings": {**grid.settings, **run.recipe.settings}}
+                              "seed": run.seed, "data_dir": str(run.data_dir), "settings": settings,
+                              "commit": code_version()}
     num_clusters = _num_classes(run.data_dir)
     for run_id in ("training", "evaluating"):
         command = bundle_command(grid, run, run_id, num_clusters)
@@ -65,6 +101,7 @@ def run_cell(grid: ExperimentGrid, run: Run) -> dict[str, Any]:
         if result.returncode != 0:
             raise RuntimeError(f"{run.name}: {run_id} failed (exit {result.returncode}); see "
                                f"{run.run_dir / f'{run_id}.log'}")
+    record["budget"] = run_budget(run.run_dir, settings, record["training_seconds"])
     write_json(record, run.run_dir / "run.json")
     return record
 

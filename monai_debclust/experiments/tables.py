@@ -9,7 +9,8 @@ the value alone and says ``n = 1``. A second table per row (``<row>_vs_<baseline
 method's paired difference to the baseline (SimCLR): over the seeds both finished,
 ``d_s = m_s - b_s``, its mean and the 95 % Student-t interval
 ``mean ± t_{0.975, n-1} · sd(d) / sqrt(n)``. Every table says how many duplicate groups were
-merged and how many images were left out (the evaluation's ``leakage`` record). The plot shows
+merged and how many images were left out (the evaluation's ``leakage`` record), and which code and
+budget produced it (``run.json``'s ``commit`` and ``budget``). The plot shows
 the minority-class F1 of each protocol against the imbalance ratio, one line per method and data set.
 """
 
@@ -106,6 +107,20 @@ def _leakage_line(records: list[dict[str, Any]], row: str) -> str:
     return "Duplicate groups (folds split by group): " + "; ".join(parts) + "."
 
 
+def _provenance_line(records: list[dict[str, Any]]) -> str:
+    """The commits the cells ran (``dirty``: with changes to tracked files) and their budgets, each once."""
+    commits = sorted({record.get("commit", "not recorded") for record in records})
+    budgets = {json.dumps({k: v for k, v in record["budget"].items() if k != "training_minutes"}, sort_keys=True)
+               for record in records if "budget" in record}
+    parts = ["Code: commit " + ", ".join(commits) if commits else "Code: no finished run"]
+    for budget in sorted(budgets):
+        b = json.loads(budget)
+        parts.append(f"budget: {b['epochs']} epochs, {b['image_size']} px, {b['encoder']}, batch {b['batch_size']}")
+    if not budgets:
+        parts.append("budget: not recorded")
+    return "; ".join(parts) + "."
+
+
 def _write_text(path: Path, text: str) -> None:
     with atomic_write(path, encoding="utf-8") as handle:
         handle.write(text)
@@ -136,7 +151,7 @@ def write_tables(grid: ExperimentGrid, out_dir: Path | None = None) -> list[Path
     written = []
     for row in rows:
         header = ["method"] + [f"{d} r={r} {m}" for d, r in cells for m in METRICS]
-        leakage = _leakage_line(records, row)
+        leakage = _leakage_line(records, row) + "\n\n" + _provenance_line(records)
         lines = [f"## {TITLES[row]}", "", "Mean ± sample standard deviation (ddof = 1) over seeds; "
                  "a cell of one seed shows its value and n = 1.", "",
                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -82,7 +82,9 @@ class ExpertsHandler:
     :class:`~monai_debclust.handlers.TrainingSummaryHandler`, which then saves the student.
 
     Args:
-        dataset: the training set with two views and ``"index"`` (what the base trained on).
+        dataset: the training set with ``"index"`` (what the base trained on): with two views in the
+            samples, or plain images when the base trainer makes the views itself (its ``views``,
+            :class:`~monai_debclust.transforms.BatchTwoViews`, which every stage then uses too).
         plain_dataset: the same images without augmentation, item ``i`` with ``"index"`` ``i``.
         output_dir: the run's output folder; the stages go to ``output_dir/experts``.
         num_experts: ``E``, the number of k-means groups and experts.
@@ -211,7 +213,8 @@ class ExpertsHandler:
                             num_workers=self.num_workers, generator=torch.Generator())
         optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         clusters = unwrap_network(engine.network).clustering.num_clusters
-        trainer = DebClustTrainer(engine.state.device, epochs, loader, network, optimizer, loss, clusters, amp=engine.amp)
+        trainer = DebClustTrainer(engine.state.device, epochs, loader, network, optimizer, loss, clusters, amp=engine.amp,
+                                  views=getattr(engine, "views", None), view_seed=getattr(engine, "view_seed", 0))
         EpochSeedHandler(self.seed, sampler).attach(trainer)
         if target is not None:
             trainer.add_event_handler(Events.ITERATION_STARTED, lambda stage: setattr(stage.state, "dec_target", target))

@@ -92,3 +92,41 @@ def test_the_experiment_command_runs_the_grid_skips_finished_cells_and_writes_ta
     assert {(row["method"], row["metric"], row["seeds"]) for row in rows} >= {("simclr", "minority_f1", "2")}
     markdown = (tables / "linear.md").read_text()
     assert "| simclr | " in markdown and " ± " in markdown and "fundus r=3 minority_f1" in markdown
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # five bundle subprocesses
+def test_cells_share_one_groups_cache_score_the_test_split_and_record_commit_budget_and_leakage(tmp_path, cohort):
+    import json
+    import shutil
+
+    import yaml
+
+    test_dir = make_fundus_cohort(tmp_path / "test", counts={"glaucoma": 6, "normal": 6}, image_size=32, seed=1)
+    copied = sorted((cohort / "normal").iterdir())[0]
+    shutil.copy(copied, test_dir / "normal" / "copy_of_a_training_image.png")
+    grid = {"output_dir": str(tmp_path / "out"), "bundles_dir": str(REPO / "bundles"), "methods": ["simclr", "joint"],
+            "seeds": [0], "settings": TINY, "evaluate": {"probe_epochs": 5},
+            "datasets": {"fundus": {"bundle": "refuge", "path": str(cohort), "test_path": str(test_dir)}}}
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text(yaml.safe_dump(grid))
+    assert main(["experiment", str(grid_file)]) == 0
+    cache = tmp_path / "out" / "duplicates"
+    cached = {path: path.stat().st_mtime_ns for path in cache.glob("groups-*.npz")}
+    assert len(cached) == 2  # the training set's (validation during training) and train + test (evaluation)
+    runs = load_grid(grid_file).runs()
+    for run in runs:
+        content = json.loads((run.run_dir / "evaluation" / "metrics.json").read_text())
+        leakage = content["scores"]["leakage"]
+        assert leakage["grouped_by"] == "pixels" and leakage["train_images_removed"] == 1
+        assert content["metrics"]["images_left_out"] >= 1 and content["metrics"]["duplicate_groups"] >= 1
+        assert content["scores"]["protocols"]["knn"]["leakage"]["split"] == "holdout"
+        record = json.loads((run.run_dir / "run.json").read_text())
+        assert len(record["commit"].split()[0]) == 40 and record["budget"]["image_size"] == 16
+        assert record["budget"]["epochs"] == 2 and "dim 8" in record["budget"]["encoder"]
+    (runs[1].run_dir / "evaluation" / "metrics.json").unlink()  # the second cell evaluates again
+    assert main(["experiment", str(grid_file)]) == 0
+    assert {path: path.stat().st_mtime_ns for path in cache.glob("groups-*.npz")} == cached  # reused, not rewritten
+    knn = (tmp_path / "out" / "tables" / "knn.md").read_text()
+    assert "1 training images sharing a group with a test image removed" in knn
+    assert "Code: commit " in knn and "2 epochs, 16 px, convmixer dim 8 depth 1" in knn
