@@ -3,7 +3,7 @@
 Example (paths relative to the working directory)::
 
     output_dir: runs/experiments/demo
-    methods: [joint, simclr, simsiam]      # or recipes: {name: joint_beta0, method: joint, settings: {beta: 0}}
+    methods: [joint, simclr, simsiam]      # or {name: joint_beta0, method: joint, settings: {beta: 0}, clusters_per_class: 1}
     seeds: [0, 1, 2]
     settings: {epochs: 6, image_size: 32, dim: 32, depth: 2}  # bundle overrides of every run: the budget
     evaluate: {probe_epochs: 100}                              # overrides of evaluate.json
@@ -60,11 +60,16 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class Recipe:
-    """A row of the tables: a training ``method`` of the bundles with its own setting overrides."""
+    """A row of the tables: a training ``method`` of the bundles with its own setting overrides.
+
+    ``clusters_per_class`` > 1 over-clusters: the run's ``num_clusters`` is that many times the data
+    set's classes (its clustering rows are then scored many-to-one, apart from the others).
+    """
 
     name: str
     method: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    clusters_per_class: int = 1
 
 
 @dataclass(frozen=True)
@@ -137,8 +142,11 @@ def _recipe(entry: Any, where: str) -> Recipe:
         return Recipe(entry, entry)
     if not isinstance(entry, Mapping):
         raise ValueError(f"{where}: a method is a name or a mapping {{name, method, settings}}, got {entry!r}.")
+    clusters_per_class = entry.get("clusters_per_class", 1)
+    if not isinstance(clusters_per_class, int) or clusters_per_class < 1:
+        raise ValueError(f"{where}: clusters_per_class is a whole number >= 1, got {clusters_per_class!r}.")
     return Recipe(str(_require(entry, "name", where)), str(_require(entry, "method", where)),
-                  dict(entry.get("settings") or {}))
+                  dict(entry.get("settings") or {}), clusters_per_class)
 
 
 def _dataset(name: str, spec: Mapping[str, Any], base: Path) -> DatasetSpec:

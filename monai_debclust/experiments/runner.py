@@ -37,11 +37,15 @@ def _overrides(settings: dict[str, Any]) -> list[str]:
 
 
 def bundle_command(grid: ExperimentGrid, run: Run, run_id: str, num_clusters: int) -> list[str]:
-    """The ``monai.bundle`` command of ``run_id`` (``training`` or ``evaluating``) for one cell."""
+    """The ``monai.bundle`` command of ``run_id`` (``training`` or ``evaluating``) for one cell.
+
+    ``num_clusters`` is the data set's number of classes; an over-clustering recipe multiplies it.
+    """
     bundle = grid.bundles_dir / run.dataset.bundle
     configs = [str(bundle / "train.json")]
+    clusters = num_clusters * run.recipe.clusters_per_class
     settings = {"dataset_dir": str(run.data_dir), "output_dir": str(run.run_dir), "layout": "folder",
-                "method": run.recipe.method, "seed": run.seed, "num_clusters": num_clusters, **grid.settings,
+                "method": run.recipe.method, "seed": run.seed, "num_clusters": clusters, **grid.settings,
                 "duplicate_cache_dir": str(grid.duplicate_cache_dir), **run.recipe.settings}
     if run_id == "evaluating":
         configs.append(str(bundle / "configs" / "evaluate.json"))

@@ -55,6 +55,14 @@ def test_a_recipe_is_a_method_with_its_own_settings_and_its_own_row(tmp_path, co
     assert "--beta=0" in command and "--epochs=3" in command and "--epochs=2" not in command
 
 
+def test_an_overclustering_recipe_asks_for_that_many_clusters_per_class(tmp_path, cohort):
+    recipe = {"name": "joint_over3", "method": "joint", "clusters_per_class": 3}
+    grid = load_grid(write_grid(tmp_path, cohort, ["simclr", recipe], [0], ["native"]))
+    simclr, over = grid.runs()
+    assert "--num_clusters=2" in bundle_command(grid, simclr, "training", num_clusters=2)
+    assert "--num_clusters=6" in bundle_command(grid, over, "training", num_clusters=2)
+
+
 def test_a_ratio_builds_a_seeded_longtailed_subset_of_links(tmp_path, cohort):
     grid = load_grid(write_grid(tmp_path, cohort, ["simclr"], [0], [3]))
     folder = prepare_dataset(grid, grid.datasets[0], 3)
