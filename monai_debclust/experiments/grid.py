@@ -18,6 +18,7 @@ Example (paths relative to the working directory)::
         bundle: isic2018
         path: ../shared/data/isic9/Train
         test_path: ../shared/data/isic9/Test   # its own test split: the supervised protocols score it
+        settings: {epochs: 25}                 # this data set's own overrides of the settings
 
 A ratio other than ``native`` builds a seeded long-tailed subset (Cao et al., 2019 profile,
 :func:`~monai_debclust.data.longtail_counts`) as links under ``<output_dir>/data``; every
@@ -47,7 +48,11 @@ NATIVE = "native"
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One data set of a grid: its bundle, its folder, the classes used and the imbalance ratios."""
+    """One data set of a grid: its bundle, its folder, the classes used and the imbalance ratios.
+
+    ``settings`` overrides the grid's settings for this data set's runs (e.g. its epochs); a
+    recipe's settings override both.
+    """
 
     name: str
     bundle: str
@@ -56,6 +61,7 @@ class DatasetSpec:
     classes: tuple[str, ...] | None = None
     largest: int | None = None
     test_path: Path | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,8 @@ def _dataset(name: str, spec: Mapping[str, Any], base: Path) -> DatasetSpec:
     return DatasetSpec(name, str(_require(spec, "bundle", f"dataset {name}")),
                        base / Path(_require(spec, "path", f"dataset {name}")).expanduser(), ratios,
                        None if classes is None else tuple(classes), spec.get("largest"),
-                       None if test_path is None else base / Path(test_path).expanduser())
+                       None if test_path is None else base / Path(test_path).expanduser(),
+                       dict(spec.get("settings") or {}))
 
 
 def load_grid(path: str | os.PathLike) -> ExperimentGrid:

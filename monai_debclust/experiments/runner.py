@@ -25,7 +25,7 @@ from monai_debclust.data import ImageArchive
 from monai_debclust.bundle.outputs import write_json
 from monai_debclust.experiments.grid import ExperimentGrid, Run, prepare_dataset
 
-__all__ = ["bundle_command", "code_version", "experiment_main", "is_finished", "run_budget", "run_cell", "run_grid"]
+__all__ = ["bundle_command", "run_settings", "code_version", "experiment_main", "is_finished", "run_budget", "run_cell", "run_grid"]
 
 #: The checkout the runner's own package was imported from: the code every cell runs.
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -34,6 +34,11 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 def _overrides(settings: dict[str, Any]) -> list[str]:
     return [f"--{key}={json.dumps(value) if isinstance(value, (list, dict, bool)) or value is None else value}"
             for key, value in settings.items()]
+
+
+def run_settings(grid: ExperimentGrid, run: Run) -> dict[str, Any]:
+    """The bundle overrides of one cell: the grid's settings, then its data set's, then its recipe's."""
+    return {**grid.settings, **run.dataset.settings, **run.recipe.settings}
 
 
 def bundle_command(grid: ExperimentGrid, run: Run, run_id: str, num_clusters: int) -> list[str]:
@@ -45,8 +50,8 @@ def bundle_command(grid: ExperimentGrid, run: Run, run_id: str, num_clusters: in
     configs = [str(bundle / "train.json")]
     clusters = num_clusters * run.recipe.clusters_per_class
     settings = {"dataset_dir": str(run.data_dir), "output_dir": str(run.run_dir), "layout": "folder",
-                "method": run.recipe.method, "seed": run.seed, "num_clusters": clusters, **grid.settings,
-                "duplicate_cache_dir": str(grid.duplicate_cache_dir), **run.recipe.settings}
+                "method": run.recipe.method, "seed": run.seed, "num_clusters": clusters,
+                "duplicate_cache_dir": str(grid.duplicate_cache_dir), **run_settings(grid, run)}
     if run_id == "evaluating":
         configs.append(str(bundle / "configs" / "evaluate.json"))
         if run.dataset.test_path is not None:
@@ -90,7 +95,7 @@ def _num_classes(data_dir: Path) -> int:
 def run_cell(grid: ExperimentGrid, run: Run) -> dict[str, Any]:
     """Train and evaluate one cell (resuming whatever it left); return its ``run.json`` record."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    settings = {**grid.settings, **run.recipe.settings}
+    settings = run_settings(grid, run)
     record: dict[str, Any] = {"dataset": run.dataset.name, "ratio": run.ratio, "method": run.method,
                               "seed": run.seed, "data_dir": str(run.data_dir), "settings": settings,
                               "commit": code_version()}

@@ -63,6 +63,20 @@ def test_an_overclustering_recipe_asks_for_that_many_clusters_per_class(tmp_path
     assert "--num_clusters=6" in bundle_command(grid, over, "training", num_clusters=2)
 
 
+def test_a_data_set_overrides_the_grid_settings_and_a_recipe_overrides_both(tmp_path, cohort):
+    import yaml
+
+    path = write_grid(tmp_path, cohort, ["simclr", {"name": "short", "method": "simclr", "settings": {"epochs": 1}}],
+                      [0], ["native"])
+    content = yaml.safe_load(path.read_text())
+    content["datasets"]["fundus"]["settings"] = {"epochs": 7}
+    path.write_text(yaml.safe_dump(content))
+    grid = load_grid(path)
+    plain, short = grid.runs()
+    assert "--epochs=7" in bundle_command(grid, plain, "training", num_clusters=2)
+    assert "--epochs=1" in bundle_command(grid, short, "training", num_clusters=2)
+
+
 def test_a_ratio_builds_a_seeded_longtailed_subset_of_links(tmp_path, cohort):
     grid = load_grid(write_grid(tmp_path, cohort, ["simclr"], [0], [3]))
     folder = prepare_dataset(grid, grid.datasets[0], 3)
