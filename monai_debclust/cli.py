@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("grid", help="the grid's YAML file (see monai_debclust.experiments.grid)")
     experiment.add_argument("--tables-only", "--tables_only", dest="tables_only", action="store_true",
                             help="only write the tables of the finished cells")
+    experiment.add_argument("--tables-dir", "--tables_dir", dest="tables_dir",
+                            help="where the tables go (default OUTPUT_DIR/tables); rewritten after every cell")
     add_zoo_commands(commands)
     return parser
 
@@ -196,7 +198,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "experiment":
         from monai_debclust.experiments.runner import experiment_main
 
-        return experiment_main(args.grid, args.tables_only)
+        return experiment_main(args.grid, args.tables_only, args.tables_dir)
     if args.command == "cluster":
         return _run_bundle(args.bundle, _bundle_config(args.bundle, "configs/inference.json"), "inference",
                            lambda: cluster_overrides(args), args.trust)

@@ -127,11 +127,16 @@ def _duration(seconds: float) -> str:
 
 
 def run_grid(
-    grid: ExperimentGrid, runs: Sequence[Run] | None = None, print_line: Callable[[str], None] = print
+    grid: ExperimentGrid,
+    runs: Sequence[Run] | None = None,
+    print_line: Callable[[str], None] = print,
+    after_cell: Callable[[], None] | None = None,
 ) -> list[Run]:
     """Run every unfinished cell of ``grid`` (or of ``runs``), printing one progress line per cell.
 
-    Returns the cells that failed (their error is printed; the grid goes on with the others).
+    ``after_cell`` is called after each cell (the experiment command rewrites the tables there, so
+    a long grid's tables fill as it goes). Returns the cells that failed (their error is printed;
+    the grid goes on with the others).
     """
     runs = grid.runs() if runs is None else list(runs)
     todo = [run for run in runs if not is_finished(run)]
@@ -150,16 +155,22 @@ def run_grid(
         eta = spent / done * (len(todo) - done)
         print_line(f"[{done}/{len(todo)}] {run.name}: {status} in {_duration(time.perf_counter() - start)}; "
                    f"grid ETA {_duration(eta)}")
+        if after_cell is not None:
+            after_cell()
     return failed
 
 
-def experiment_main(grid_file: str, tables_only: bool = False) -> int:
-    """``monai-debclust experiment GRID.yaml``: run the unfinished cells, then write the tables; the exit status."""
+def experiment_main(grid_file: str, tables_only: bool = False, tables_dir: str | None = None) -> int:
+    """``monai-debclust experiment GRID.yaml``: run the unfinished cells, then write the tables; the exit status.
+
+    The tables go to ``tables_dir`` (default ``<output_dir>/tables``), rewritten after every cell.
+    """
     from monai_debclust.experiments.grid import load_grid
     from monai_debclust.experiments.tables import write_tables
 
     grid = load_grid(grid_file)
-    failed = [] if tables_only else run_grid(grid, print_line=lambda line: print(line, flush=True))
-    for path in write_tables(grid):
+    failed = [] if tables_only else run_grid(grid, print_line=lambda line: print(line, flush=True),
+                                             after_cell=lambda: write_tables(grid, tables_dir))
+    for path in write_tables(grid, tables_dir):
         print(f"wrote {path}", flush=True)
     return 1 if failed else 0
