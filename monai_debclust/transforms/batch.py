@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from monai.transforms import Randomizable, Transform
 
-__all__ = ["RandBatchTransform", "Params", "apply_to_chosen", "cat_params", "to_unit_float"]
+__all__ = ["RandBatchTransform", "Params", "apply_to_chosen", "cat_params", "slice_params", "to_unit_float"]
 
 #: Per-sample parameters of a step: CPU tensors whose first axis is the batch (nested for a chain).
 Params = dict[str, Any]
@@ -46,6 +46,12 @@ def cat_params(parts: Sequence[Params]) -> Params:
         key: cat_params([part[key] for part in parts]) if isinstance(value, dict) else torch.cat([p[key] for p in parts])
         for key, value in first.items()
     }
+
+
+def slice_params(params: Params, start: int, stop: int) -> Params:
+    """The parameters of samples ``start .. stop - 1`` of a batch (nested like ``params``)."""
+    return {key: slice_params(value, start, stop) if isinstance(value, dict) else value[start:stop]
+            for key, value in params.items()}
 
 
 def apply_to_chosen(

@@ -17,7 +17,7 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform, Randomizable, Transform
 from monai.utils import MAX_SEED, convert_to_tensor
 
-from monai_debclust.transforms.batch import Params, RandBatchTransform, cat_params, to_unit_float
+from monai_debclust.transforms.batch import Params, RandBatchTransform, cat_params, slice_params, to_unit_float
 from monai_debclust.transforms.blur import RandGaussianBlur
 from monai_debclust.transforms.color import RandColorJitter, RandGrayscale
 from monai_debclust.transforms.crop import RandResizedCrop
@@ -129,13 +129,21 @@ class BatchTwoViews(Transform):
     (CPU; the default is torch's global one), first those of ``view1``, so the views depend on the
     generator's seed and not on the device. Both views are made in one pass over a ``2B`` batch.
 
+    On the CPU the ``2B`` views are made ``cpu_chunk`` at a time (the same parameters, so the same
+    views): a few dozen images' float intermediates stay in the cache where 2 x 256 images at
+    224 px would not.
+
     Args:
         preset: ``"default"``, ``"fundus"``, ``"dermoscopy"`` or a :class:`ViewPreset`.
+        cpu_chunk: views made per pass on the CPU; None makes all ``2B`` in one pass.
         overrides: :class:`ViewPreset` fields to replace, e.g. ``blur_prob=0.0``.
     """
 
-    def __init__(self, preset: str | ViewPreset = "default", **overrides: Any) -> None:
+    def __init__(self, preset: str | ViewPreset = "default", cpu_chunk: int | None = 32, **overrides: Any) -> None:
+        if cpu_chunk is not None and cpu_chunk < 1:
+            raise ValueError(f"cpu_chunk must be >= 1 or None, got {cpu_chunk}.")
         self.view = RandView(preset, **overrides)
+        self.cpu_chunk = cpu_chunk
 
     @property
     def preset(self) -> ViewPreset:
@@ -148,7 +156,13 @@ class BatchTwoViews(Transform):
     def apply(self, images: torch.Tensor, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
         """Both views of a batch with given parameters (``2B`` rows, ``view1``'s first)."""
         images = to_unit_float(images)
-        both = self.view.apply(torch.cat([images, images]), params)
+        both, rows = torch.cat([images, images]), 2 * images.shape[0]
+        if images.device.type != "cpu" or self.cpu_chunk is None or rows <= self.cpu_chunk:
+            both = self.view.apply(both, params)
+        else:
+            both = torch.cat([self.view.apply(both[start : start + self.cpu_chunk],
+                                              slice_params(params, start, start + self.cpu_chunk))
+                              for start in range(0, rows, self.cpu_chunk)])
         return both[: images.shape[0]], both[images.shape[0] :]
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -169,3 +169,12 @@ def test_batch_two_views_refuses_what_the_preset_refuses():
         BatchTwoViews("dermoscopy")(torch.rand(2, 3, 16, 24))
     with pytest.raises(TypeError, match="uint8 or float"):
         BatchTwoViews()(torch.zeros(2, 3, 8, 8, dtype=torch.int32))
+
+
+@pytest.mark.parametrize("preset", ["default", "fundus", "dermoscopy"])
+def test_cpu_chunks_make_the_views_of_one_pass_exactly(preset):
+    images = (torch.rand(21, 3, 24, 24, generator=torch.Generator().manual_seed(3)) * 255).to(torch.uint8)
+    whole = BatchTwoViews(preset, cpu_chunk=None)(images, torch.Generator().manual_seed(5))
+    chunked = BatchTwoViews(preset, cpu_chunk=8)(images, torch.Generator().manual_seed(5))
+    for expected, got in zip(whole, chunked):
+        assert torch.equal(expected, got)
