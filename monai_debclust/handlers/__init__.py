@@ -15,12 +15,14 @@ from monai_debclust.handlers.experts import ExpertsHandler, StudentViews, base_e
 from monai_debclust.handlers.kmeans_head import KMeansHeadHandler, fit_centres
 from monai_debclust.handlers.reporting import MetricsWriter, ProgressBarHandler, TrainingSummaryHandler
 from monai_debclust.handlers.schedule import CosineLRHandler, cosine_factor
+from monai_debclust.handlers.tracking import EmbeddingCollapseHandler, effective_rank, track_loss_parts
 
 __all__ = [
     "BestModelSaver",
     "ClusterInitHandler",
     "CosineLRHandler",
     "DECTargetHandler",
+    "EmbeddingCollapseHandler",
     "EpochSeedHandler",
     "EpochShuffleSampler",
     "ExpertsHandler",
@@ -32,6 +34,8 @@ __all__ = [
     "TrainingSummaryHandler",
     "base_epochs",
     "cosine_factor",
+    "effective_rank",
     "epoch_seed",
     "fit_centres",
+    "track_loss_parts",
 ]
