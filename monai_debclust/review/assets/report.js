@@ -146,7 +146,7 @@
     const panel = $("panel"); panel.hidden = false;
     thumbnail($("panel-image"), i);
     $("panel-id").textContent = D.ids[i];
-    const k = clusterOf(i), facts = [`cluster ${k} (${clusterName(k)})`, `confidence ${(D.confidence[i] / 1000).toFixed(3)}`];
+    const k = clusterOf(i), facts = [review.names[k] ? `cluster ${k} (${review.names[k]})` : `cluster ${k}`, `confidence ${(D.confidence[i] / 1000).toFixed(3)}`];
     if (D.label[i] >= 0) facts.push(`label ${D.label_names[D.label[i]]}`);
     for (const [name, values] of Object.entries(D.dicom)) if (values[i]) facts.push(`${name} ${values[i]}`);
     $("panel-facts").textContent = facts.join(" · ");
@@ -225,6 +225,9 @@
   $("map-method").textContent = D.map_method;
   $("counts").textContent = `${N} images · ${K} clusters`;
   drawClusters(); fillFilters(); applyFilters();
+  const linked = /^#image=(\d+)$/.exec(window.location.hash);  // report.html#image=<row> opens that image
+  if (linked && Number(linked[1]) < N) select(Number(linked[1]));
+  document.body.dataset.readyMs = performance.now().toFixed(0);  // from navigation start to the first full draw
   // for scripted checks: where a point is drawn, what the last download held
   window.debclustReport = {
     pointPosition(i) { const box = canvas.getBoundingClientRect(); return { x: box.left + px(i) * box.width / canvas.width, y: box.top + py(i) * box.height / canvas.height }; },
