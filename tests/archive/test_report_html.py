@@ -269,7 +269,8 @@ def review_in_browser(url: str, downloads: str, cluster_name: str) -> tuple[list
             panel = _wait_for(browser, session, "!document.getElementById('panel').hidden && "
                               "document.getElementById('panel').innerText")
             _wait_for(browser, session, "document.getElementById('panel-image').complete")
-            panel += f"\nimage width {_evaluate(browser, session, 'document.getElementById(\"panel-image\").naturalWidth')}"
+            width = _evaluate(browser, session, "document.getElementById('panel-image').naturalWidth")
+            panel += f"\nimage width {width}"
             _evaluate(browser, session, "document.querySelector('#cluster-table .cluster-name').focus()")
             browser.call("Input.insertText", {"text": cluster_name}, session)
             _evaluate(browser, session, "document.querySelector('#cluster-table .cluster-name').blur()")
