@@ -15,8 +15,9 @@ import logging
 import numpy as np
 
 from monai_debclust.evaluation.plots import pca_2d
+from monai_debclust.similarity import top_k_neighbours
 
-__all__ = ["MAP_METHODS", "TSNE_MAX_POINTS", "UMAP_MAX_POINTS", "embedding_map_2d"]
+__all__ = ["MAP_METHODS", "PLACEMENT_NEIGHBOURS", "TSNE_MAX_POINTS", "UMAP_MAX_POINTS", "embedding_map_2d"]
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +25,11 @@ logger = logging.getLogger(__name__)
 MAP_METHODS = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA (first two principal components)"}
 #: t-SNE (exact neighbours, O(N log N) Barnes-Hut) is used without umap-learn up to this many points.
 TSNE_MAX_POINTS = 5_000
-#: UMAP is fitted on at most this many points; the other points are placed by its ``transform``.
-UMAP_MAX_POINTS = 50_000
+#: UMAP is fitted on at most this many points (a uniform sample); each other point is placed at the
+#: similarity-weighted mean of its :data:`PLACEMENT_NEIGHBOURS` nearest fitted points (where UMAP's own
+#: ``transform`` starts, at a fraction of its cost: fitting 10^4 points takes minutes on two cores).
+UMAP_MAX_POINTS = 20_000
+PLACEMENT_NEIGHBOURS = 5
 
 
 def _unit(embeddings: np.ndarray) -> np.ndarray:
@@ -63,7 +67,9 @@ def embedding_map_2d(embeddings: np.ndarray, method: str = "auto", seed: int = 0
         points[rows] = reducer.fit_transform(x[rows])
         if len(rows) < n:
             rest = np.setdiff1d(np.arange(n), rows)
-            points[rest] = reducer.transform(x[rest])
+            similarity, nearest = top_k_neighbours(x[rows], PLACEMENT_NEIGHBOURS, queries=x[rest])
+            weights = np.clip(similarity, 1e-6, None)
+            points[rest] = (weights[..., None] * points[rows][nearest]).sum(axis=1) / weights.sum(axis=1, keepdims=True)
         return points, method
     if method == "tsne":
         from sklearn.manifold import TSNE

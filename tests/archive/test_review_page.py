@@ -95,3 +95,19 @@ def test_page_data_reads_the_curation_outputs(tmp_path):
     block = re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1)
     assert json.loads(block.replace("<\\/", "</"))["num_clusters"] == 2
     assert "archive &lt;/script&gt;" in page and "Download review.json" in page
+
+
+@pytest.mark.slow
+def test_umap_places_the_points_it_was_not_fitted_on_with_their_neighbours(monkeypatch):
+    pytest.importorskip("umap", reason="umap-learn is not installed")
+    from monai_debclust.review import embedding_map
+
+    monkeypatch.setattr(embedding_map, "UMAP_MAX_POINTS", 150)
+    rng = np.random.default_rng(0)
+    group = rng.integers(0, 3, 600)
+    x = (rng.normal(size=(3, 16))[group] * 4 + rng.normal(size=(600, 16))).astype(np.float32)
+    points, used = embedding_map_2d(x, "auto")
+    assert used == "umap" and np.isfinite(points).all()
+    centres = [points[group == k].mean(axis=0) for k in range(3)]
+    spread = max(points[group == k].std(axis=0).max() for k in range(3))
+    assert min(np.linalg.norm(centres[a] - centres[b]) for a in range(3) for b in range(a + 1, 3)) > 3 * spread
