@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first: the CPU build from local disk, not the multi-GB CUDA build a plain `torch` pulls
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,mlflow]"
 	touch $@
 
 setup: $(VENV)/.installed

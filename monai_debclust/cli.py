@@ -27,7 +27,9 @@ from typing import Any
 from monai.bundle import ConfigParser, ConfigWorkflow
 
 from monai_debclust.bundle.settings import unknown_settings
+from monai_debclust.data.layouts import EXCLUDED_LIST
 from monai_debclust.errors import SettingError, run_reporting_user_errors
+from monai_debclust.review.labels import write_review_labels
 from monai_debclust.zoo.commands import ZOO_COMMANDS, add_trust_option, add_zoo_commands
 from monai_debclust.zoo.provenance import check_provenance
 
@@ -120,9 +122,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", "--output-dir", "--output_dir", dest="output_dir", help="where the run is written")
     train.add_argument("--epochs", type=int, help="number of epochs")
     train.add_argument("--layout", help="label layout: auto (default), none, folder, csv, ...")
+    train.add_argument("--labels-csv", "--labels_csv", dest="labels_csv",
+                       help="CSV of id,label (e.g. from `monai-debclust labels`); implies --layout csv")
     train.add_argument("--device", help="torch device, e.g. cpu, cuda")
     _add_set_option(train, "num_clusters=3")
     add_trust_option(train)
+    labels = commands.add_parser(
+        "labels",
+        help="turn a reviewed clustering run (the report's review.json) into labels.csv",
+        description="Write OUT (id,label) from RUN's clustering and the decisions of review.json: merged clusters "
+        "carry the name of the cluster they end in, moved images their new cluster's name, unnamed clusters "
+        "'cluster <k>'; excluded images get no row and are listed in excluded.txt beside OUT, which the csv "
+        "layout leaves out of training and evaluation.",
+    )
+    labels.add_argument("run", help="the training run's output_dir (holding clustering/assignments.csv)")
+    labels.add_argument("--review", required=True, help="review.json downloaded from the report")
+    labels.add_argument("--out", required=True, help="labels.csv to write")
     experiment = commands.add_parser(
         "experiment",
         help="run a grid of methods x data sets x imbalance ratios x seeds and write the tables",
@@ -163,7 +178,8 @@ def cluster_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The config overrides of a parsed ``train`` command line (options left out are not overridden)."""
-    return _options(args, ("dataset_dir", "output_dir", "epochs", "layout", "device"), {})
+    overrides = {"layout": "csv"} if args.labels_csv is not None else {}
+    return _options(args, ("dataset_dir", "output_dir", "epochs", "layout", "labels_csv", "device"), overrides)
 
 
 def _run_bundle(bundle: str, config: Path, run_id: str, overrides: Callable[[], dict[str, Any]], trust: bool) -> int:
@@ -199,6 +215,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from monai_debclust.experiments.runner import experiment_main
 
         return experiment_main(args.grid, args.tables_only, args.tables_dir)
+    if args.command == "labels":
+        out = write_review_labels(args.run, args.review, args.out)
+        print(f"labels written to {out} (excluded images listed in {out.parent / EXCLUDED_LIST})")
+        return 0
     if args.command == "cluster":
         return _run_bundle(args.bundle, _bundle_config(args.bundle, "configs/inference.json"), "inference",
                            lambda: cluster_overrides(args), args.trust)

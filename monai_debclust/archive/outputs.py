@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from monai_debclust.archive.assignment import BLOCK_ROWS
-from monai_debclust.evaluation.report import ReportFigure, render_html_report, summary_text
+from monai_debclust.evaluation.report import ReportFigure, render_report_sections, summary_text
+from monai_debclust.review.page import render_review_page, review_page_data
 from monai_debclust.utils import atomic_write, write_json
 
 __all__ = ["REPORT_SKIPPED_ROWS", "cluster_statistics", "write_assignments", "write_plots", "write_report"]
@@ -73,9 +74,12 @@ def write_report(
     output_dir: str | os.PathLike, summary: Mapping[str, Any], figures: Sequence[ReportFigure],
     metrics: Mapping[str, Any] | None, skipped: Sequence[tuple[str, str]],
 ) -> None:
-    """Write ``summary.json`` and ``report.html`` (the figures embedded), and print the summary."""
+    """Write ``summary.json`` and the interactive ``report.html`` (+ ``thumbnails/``), and print the summary."""
     output_dir = Path(output_dir)
     write_json(summary, output_dir / "summary.json")
+    sections = render_report_sections(summary, figures, metrics, skipped[:REPORT_SKIPPED_ROWS])
+    page = render_review_page(review_page_data(output_dir, summary["archive"]), summary["clusters"]["num_clusters"],
+                              summary["archive"], sections)
     with atomic_write(output_dir / "report.html", encoding="utf-8") as handle:
-        handle.write(render_html_report(summary, figures, metrics, skipped[:REPORT_SKIPPED_ROWS]))
+        handle.write(page)
     print(summary_text(summary, metrics), flush=True)

@@ -13,7 +13,9 @@ Layouts (register more with :func:`register_layout`):
 
 * ``folder``: the class is the name of the image's parent folder (``root/<class>/<image>``).
 * ``csv``: a table (``labels_csv``, default ``root/labels.csv``) with an id column and a label
-  column, or with one-hot columns (the label is the column holding the largest value).
+  column, or with one-hot columns (the label is the column holding the largest value). The ids
+  listed in ``excluded.txt`` beside the table (one a line, as ``monai-debclust labels`` writes
+  it) are not part of the dataset: left out of training and evaluation, not unlabelled.
 * ``refuge``: REFUGE fundus photographs; ``Training400/Glaucoma`` and ``Training400/Non-Glaucoma``
   folders and/or the validation/test label sheets (``ImgName`` plus a column naming
   glaucoma, 1 = glaucoma). Masks and illustrations (folders named ``*Mask*``,
@@ -37,7 +39,8 @@ from pathlib import Path, PurePosixPath
 from monai_debclust.data.readers import IMAGE_EXTENSIONS
 from monai_debclust.errors import SettingError
 
-__all__ = ["LAYOUTS", "ISIC2018_CLASSES", "register_layout", "get_layout", "apply_layout", "read_table"]
+__all__ = ["LAYOUTS", "ISIC2018_CLASSES", "EXCLUDED_LIST", "register_layout", "get_layout", "apply_layout",
+           "read_table"]
 
 LayoutLabels = tuple[dict[str, str | None], list[str]]
 Layout = Callable[..., LayoutLabels]
@@ -45,6 +48,8 @@ Layout = Callable[..., LayoutLabels]
 #: Layout functions by name.
 LAYOUTS: dict[str, Layout] = {}
 
+#: Beside a ``csv`` layout's table: the ids left out of the dataset, one a line.
+EXCLUDED_LIST = "excluded.txt"
 ISIC2018_CLASSES = ("MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC")
 _ID_COLUMNS = ("id", "path", "file", "filename", "file_name", "image", "image_id", "image_name", "imgname", "name")
 _LABEL_COLUMNS = ("label", "class", "target", "diagnosis", "dx", "category")
@@ -231,8 +236,19 @@ def csv_layout(
                 f"columns of 0/1 (found {', '.join(rows[0])}); pass label_column=..."
             )
         label_of = _argmax(classes)
-    labels = _label_rows(table, rows, id_column, _FileIndex(ids), label_of)
-    return {image_id: labels.get(image_id) for image_id in ids}, classes or sorted({v for v in labels.values() if v})
+    index = _FileIndex(ids)
+    labels = _label_rows(table, rows, id_column, index, label_of)
+    excluded = _excluded_ids(table.parent / EXCLUDED_LIST, index)
+    kept = {image_id: labels.get(image_id) for image_id in ids if image_id not in excluded}
+    return kept, classes or sorted({v for v in labels.values() if v})
+
+
+def _excluded_ids(listing: Path, index: _FileIndex) -> set[str]:
+    """The archive ids ``listing`` names (none when it does not exist)."""
+    if not listing.is_file():
+        return set()
+    entries = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {image_id for entry in entries for image_id in index.find(entry)}
 
 
 @register_layout("ham10000")

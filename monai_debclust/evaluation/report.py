@@ -1,10 +1,10 @@
-"""The clustering report: its figures, one self-contained HTML page, and the printed summary.
+"""The clustering report's summary: its figures, the HTML sections of the run's numbers, and the printed summary.
 
-The page carries everything in itself: figures as base64 PNG ``data:`` URIs, the style sheet
-inline, no script and no external address, so it opens offline in any browser and can be
-mailed as a single file. Its content follows ``summary.json`` of a clustering run (see
-:mod:`monai_debclust.archive.clusterer`), the optional :func:`~monai_debclust.evaluation.metrics.cluster_report`
-and a sample of the skipped files.
+The sections carry everything in themselves: figures as base64 PNG ``data:`` URIs and no
+external address; the interactive page (:mod:`monai_debclust.review.page`) places them below its
+map and galleries, with the style sheet inline. Their content follows ``summary.json`` of a
+clustering run (see :mod:`monai_debclust.archive.clusterer`), the optional
+:func:`~monai_debclust.evaluation.metrics.cluster_report` and a sample of the skipped files.
 """
 
 from __future__ import annotations
@@ -19,26 +19,7 @@ import numpy as np
 from monai_debclust.evaluation import plots
 from monai_debclust.evaluation.metrics import format_report
 
-__all__ = ["ReportFigure", "report_figures", "render_html_report", "summary_text"]
-
-STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
-       max-width: 1180px; padding: 0 1em; color: #1d1d1f; line-height: 1.45; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-.sub { color: #666; margin-top: 0; }
-.cards { display: flex; flex-wrap: wrap; gap: 0.8em; margin: 1em 0; }
-.card { border: 1px solid #ddd; border-radius: 6px; padding: 0.6em 1em; min-width: 8em; }
-.card b { display: block; font-size: 1.5em; }
-table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.92em; }
-th, td { border: 1px solid #ddd; padding: 0.3em 0.7em; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-thead th { background: #f3f3f5; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9em; }
-code { background: #f3f3f5; padding: 0 0.25em; border-radius: 3px; }
-.note { color: #555; font-size: 0.9em; }
-"""
-
+__all__ = ["ReportFigure", "report_figures", "render_report_sections", "summary_text"]
 
 @dataclass(frozen=True)
 class ReportFigure:
@@ -235,13 +216,13 @@ def _skipped_section(skipped: Sequence[tuple[str, str]], total: int, by_reason: 
     return "<h2 id='skipped'>Skipped files</h2>" + note + reasons + _table(["file", "reason"], skipped)
 
 
-def render_html_report(
+def render_report_sections(
     summary: Mapping,
     figures: Sequence[ReportFigure],
     metrics: Mapping | None = None,
     skipped: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """The report page as one HTML string.
+    """The summary sections of the report page as one HTML string (the page wraps them).
 
     Args:
         summary: the run's ``summary.json`` content (keys ``archive``, ``bundle``, ``created``,
@@ -256,12 +237,8 @@ def render_html_report(
     rule = summary["outlier_rule"]
     source = summary["clusters"]["source"]
     parts = [
-        "<!DOCTYPE html>",
-        "<html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Clustering report: {_e(summary['archive'])}</title>",
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>Clustering report</h1><p class='sub'>Archive <code>{_e(summary['archive'])}</code> · "
-        f"bundle {_e(bundle.get('name') or '–')} version {_e(bundle.get('version') or '–')} · "
+        "<h2 id='summary'>Summary</h2>",
+        f"<p class='sub'>Bundle {_e(bundle.get('name') or '–')} version {_e(bundle.get('version') or '–')} · "
         f"{_e(summary['created'])}</p>",
         _cards(summary),
         "<h2 id='clusters'>Clusters</h2>",
@@ -284,7 +261,7 @@ def render_html_report(
         _table(["timing", "value"], list(summary["timings"].items())),
         "<p class='note'>Files beside this page: <code>assignments.csv</code>, <code>embeddings.npy</code> with "
         "<code>embeddings_index.csv</code>, <code>skipped.csv</code>, <code>summary.json</code>"
-        + (", <code>metrics.json</code>" if metrics is not None else "") + ".</p>",
-        "</body></html>",
+        + (", <code>metrics.json</code>" if metrics is not None else "")
+        + ", <code>thumbnails/</code>.</p>",
     ]
     return "\n".join(parts)

@@ -17,12 +17,14 @@ from monai_debclust.handlers.kmeans_head import KMeansHeadHandler, fit_centres
 from monai_debclust.handlers.recipes import PartialOTRhoHandler, TemperatureScheduleHandler
 from monai_debclust.handlers.reporting import MetricsWriter, ProgressBarHandler, TrainingSummaryHandler
 from monai_debclust.handlers.schedule import CosineLRHandler, cosine_factor
+from monai_debclust.handlers.tracking import EmbeddingCollapseHandler, effective_rank, track_loss_parts
 
 __all__ = [
     "BestModelSaver",
     "ClusterInitHandler",
     "CosineLRHandler",
     "DECTargetHandler",
+    "EmbeddingCollapseHandler",
     "EpochSeedHandler",
     "EpochShuffleSampler",
     "ExpertsHandler",
@@ -36,6 +38,8 @@ __all__ = [
     "TrainingSummaryHandler",
     "base_epochs",
     "cosine_factor",
+    "effective_rank",
     "epoch_seed",
     "fit_centres",
+    "track_loss_parts",
 ]

@@ -1,4 +1,4 @@
-"""The HTML report is one self-contained page that a headless browser renders without errors.
+"""The HTML report is one self-contained, interactive page that a headless browser renders and drives without errors.
 
 The browser check talks to headless Chromium over the DevTools protocol (``--remote-debugging-pipe``:
 NUL-terminated JSON messages, commands in on fd 3, replies and events out on fd 4) and collects
@@ -8,6 +8,7 @@ load while the page loads.
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import json
 import os
@@ -189,9 +190,18 @@ def test_browser_check_reports_console_errors_exceptions_and_failed_loads(tmp_pa
 
 def test_report_is_self_contained(bundle_run):
     page = (bundle_run / "report.html").read_text(encoding="utf-8")
-    assert "<script" not in page.lower()
+    assert not re.search(r"<script[^>]*\ssrc", page.lower())  # the script is inline
+    assert "<link" not in page.lower() and "import " not in page and "fetch(" not in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing fetched from anywhere
-    assert "url(" not in page
+    assert "url(" not in page and "http://" not in page and "https://" not in page
+    data = json.loads(re.search(r"<script type='application/json' id='report-data'>(.*?)</script>", page, re.S)
+                      .group(1).replace("<\\/", "</"))
+    assert len(data["ids"]) == len(data["cluster"]) == len(data["x"]) == len(data["flags"]) > 0
+    assert data["map_method"] in ("UMAP", "t-SNE", "PCA (first two principal components)")
+    thumbnails = sorted((bundle_run / "thumbnails").glob("*.jpg"))
+    assert len(thumbnails) == len(data["ids"])
+    with Image.open(thumbnails[0]) as first:
+        assert max(first.size) == 160  # from the original file, not the 32-pixel model input
     for key in FIGURES:
         assert re.search(rf'<figure id="{key}"><img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)
 
@@ -210,3 +220,100 @@ def test_report_renders_in_headless_chromium_without_console_errors(bundle_run, 
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count('src="data:image/png;base64,') == len(FIGURES)
     assert "Agreement with the known labels" in dom.stdout and "normal/empty.png" in dom.stdout
+
+
+def _wait_for(browser: _DevTools, session: str, expression: str, timeout_s: float = 20.0):
+    """The value of ``expression`` once it is truthy (polled), else a TimeoutError."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = _evaluate(browser, session, expression)
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"{expression} stayed false for {timeout_s} s")
+
+
+def _evaluate(browser: _DevTools, session: str, expression: str):
+    result = browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                               "awaitPromise": True}, session)
+    if "exceptionDetails" in result:
+        raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+    return result["result"].get("value")
+
+
+def review_in_browser(url: str, downloads: str, cluster_name: str) -> tuple[list[str], dict | None, str]:
+    """Load the report, click the map's first point, name cluster 0, download review.json.
+
+    Returns the problems seen meanwhile (as :func:`browser_problems`), the downloaded review
+    (``None`` if none arrived) and the text of the image panel.
+    """
+    problems: list[str] = []
+    requested: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as profile:
+        browser = _DevTools(profile)
+        try:
+            browser.call("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads,
+                                                         "eventsEnabled": True})
+            target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Runtime", "Log", "Network", "Page"):
+                browser.call(f"{domain}.enable", session=session)
+            browser.call("Emulation.setDeviceMetricsOverride", {"width": 1400, "height": 1200,
+                                                                "deviceScaleFactor": 1, "mobile": False}, session)
+            browser.call("Page.navigate", {"url": url}, session)
+            _wait_for(browser, session, "document.readyState === 'complete' && !!window.debclustReport")
+            point = _evaluate(browser, session, "debclustReport.pointPosition(0)")
+            for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+                browser.call("Input.dispatchMouseEvent", {"type": kind, "x": point["x"], "y": point["y"],
+                                                          "button": "left", "clickCount": 1}, session)
+            panel = _wait_for(browser, session, "!document.getElementById('panel').hidden && "
+                              "document.getElementById('panel').innerText")
+            _wait_for(browser, session, "document.getElementById('panel-image').complete")
+            width = _evaluate(browser, session, "document.getElementById('panel-image').naturalWidth")
+            panel += f"\nimage width {width}"
+            _evaluate(browser, session, "document.querySelector('#cluster-table .cluster-name').focus()")
+            browser.call("Input.insertText", {"text": cluster_name}, session)
+            _evaluate(browser, session, "document.querySelector('#cluster-table .cluster-name').blur()")
+            _evaluate(browser, session, "document.getElementById('download-review').click()")
+            review_path, review = os.path.join(downloads, "review.json"), None
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and review is None:
+                if os.path.exists(review_path):
+                    with open(review_path, encoding="utf-8") as handle:
+                        try:
+                            review = json.load(handle)
+                        except json.JSONDecodeError:  # still being written
+                            pass
+                time.sleep(0.1)
+            for message in browser.events(time.monotonic() + 1.0):  # what happened meanwhile, and late errors
+                _record(message, problems, requested)
+        finally:
+            browser.close()
+    return problems, review, panel
+
+
+def test_report_review_in_headless_chromium(bundle_run, tmp_path):
+    """Click a point: its panel opens; rename cluster 0: the downloaded review.json names it; no error."""
+    problems, review, panel = review_in_browser((bundle_run / "report.html").as_uri(), str(tmp_path), "healthy eyes")
+    with open(bundle_run / "assignments.csv", newline="") as handle:
+        first = next(csv.DictReader(handle))["id"]
+    assert first in panel and "Nearest neighbours" in panel
+    assert re.search(r"cluster \d · confidence 0\.\d{3}", panel)
+    assert panel.endswith("image width 160")  # the thumbnail loaded
+    assert review == {"format": 1, "cluster_names": {"0": "healthy eyes"}, "merge": {}, "moved": {}, "excluded": []}
+    assert problems == []
+
+
+def test_review_check_fails_on_a_broken_report(bundle_run, tmp_path):
+    """The same check on a copy whose first thumbnail is gone and whose script throws: both are reported."""
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle_run, broken, ignore=shutil.ignore_patterns("parts*", "embeddings*"))
+    (broken / "thumbnails" / "0.jpg").unlink()
+    page = (broken / "report.html").read_text(encoding="utf-8")
+    (broken / "report.html").write_text(page.replace("say(\"review.json downloaded\");", "notDefinedHere();"),
+                                        encoding="utf-8")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    problems, _, _ = review_in_browser((broken / "report.html").as_uri(), str(downloads), "healthy eyes")
+    assert any(problem.startswith("failed to load") and "0.jpg" in problem for problem in problems), problems
+    assert any("ReferenceError: notDefinedHere" in problem for problem in problems), problems

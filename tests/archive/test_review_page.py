@@ -1,0 +1,113 @@
+"""The interactive page's data: map, thumbnails from the originals, the curation outputs when present."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from monai_debclust.data import make_fundus_cohort
+from monai_debclust.review.embedding_map import embedding_map_2d
+from monai_debclust.review.page import FLAG_BITS, NEIGHBOURS, render_review_page, review_page_data
+from monai_debclust.review.thumbnails import ensure_thumbnails, thumbnail
+
+
+def test_thumbnail_long_side_and_volumes():
+    picture = thumbnail(np.random.default_rng(0).random((1, 300, 120), dtype=np.float32))
+    assert picture.size == (64, 160) and picture.mode == "RGB"
+    volume = np.zeros((1, 5, 40, 80), dtype=np.float32)
+    volume[:, 2] = 1.0  # the middle slice is white
+    assert np.asarray(thumbnail(volume)).min() == 255
+
+
+def test_ensure_thumbnails_makes_only_the_missing_ones(tmp_path):
+    root = make_fundus_cohort(tmp_path / "cohort", counts={"glaucoma": 1, "normal": 2}, image_size=200, seed=0)
+    paths = sorted(str(p) for p in root.rglob("*.png")) + [str(tmp_path / "gone.png")]
+    assert ensure_thumbnails(tmp_path / "thumbs", paths) == 3  # the missing file gets none
+    assert not (tmp_path / "thumbs" / "3.jpg").exists()
+    with Image.open(tmp_path / "thumbs" / "0.jpg") as first:
+        assert first.size == (160, 160)
+    assert ensure_thumbnails(tmp_path / "thumbs", paths) == 0
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_map_separates_two_groups(method):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 0.05, (30, 8)) + 1.0, rng.normal(0, 0.05, (30, 8)) - 1.0])
+    x[:30, 0] += 4.0
+    points, used = embedding_map_2d(x, method)
+    assert used == method and points.shape == (60, 2)
+    a, b = points[:30].mean(axis=0), points[30:].mean(axis=0)
+    spread = max(points[:30].std(axis=0).max(), points[30:].std(axis=0).max())
+    assert np.linalg.norm(a - b) > 3 * spread
+
+
+def _run_folder(tmp_path, curation: bool):
+    root = make_fundus_cohort(tmp_path / "cohort", counts={"glaucoma": 3, "normal": 5}, image_size=64, seed=0)
+    ids = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png"))
+    folder = tmp_path / "clustering"
+    folder.mkdir()
+    np.save(folder / "embeddings.npy", np.random.default_rng(0).normal(size=(len(ids), 6)).astype(np.float32))
+    header = ["id", "cluster", "confidence", "outlier", "label"] + (["dark", "light", "blurry", "low_information",
+                                                                     "modality"] if curation else [])
+    with open(folder / "assignments.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for k, image_id in enumerate(ids):
+            extra = [int(k == 1), 0, int(k == 2), 0, "OP"] if curation else []
+            writer.writerow([image_id, k % 2, "0.75", int(k == 0), image_id.split("/")[0], *extra])
+    if curation:
+        (folder / "duplicates.csv").write_text(f"group,id,kind,similarity,label,conflict\n0,{ids[3]},exact,1.0,x,1\n"
+                                               f"0,{ids[4]},exact,1.0,y,1\n")
+        (folder / "neighbours.csv").write_text("row,id,rank,neighbour_row,neighbour,similarity\n"
+                                               f"0,{ids[0]},2,7,{ids[7]},0.5\n0,{ids[0]},1,5,{ids[5]},0.9\n")
+    return root, ids, folder
+
+
+def test_page_data_without_curation_outputs(tmp_path):
+    root, ids, folder = _run_folder(tmp_path, curation=False)
+    data = review_page_data(folder, root, map_method="pca")
+    assert data["ids"] == ids and data["thumbnails_made"] == len(ids)
+    assert data["flags"][0] == FLAG_BITS["outlier"] | FLAG_BITS["thumbnail"]
+    assert data["confidence"][0] == 750 and data["label_names"] == ["glaucoma", "normal"]
+    assert min(data["x"]) == 0 and max(data["x"]) == 10_000
+    neighbours = np.array(data["neighbours"]).reshape(len(ids), NEIGHBOURS)
+    assert (neighbours[:, : len(ids) - 1] >= 0).all() and (neighbours != np.arange(len(ids))[:, None]).all()
+    assert data["dicom"] == {} and data["map_method"].startswith("PCA")
+
+
+def test_page_data_reads_the_curation_outputs(tmp_path):
+    root, ids, folder = _run_folder(tmp_path, curation=True)
+    (folder / "thumbnails").mkdir()
+    Image.new("RGB", (160, 120)).save(folder / "thumbnails" / "0.jpg")  # made by the clustering pass
+    data = review_page_data(folder, root, map_method="pca")
+    assert data["thumbnails_made"] == len(ids) - 1
+    assert data["flags"][1] & FLAG_BITS["dark"] and data["flags"][2] & FLAG_BITS["blurry"]
+    assert data["flags"][3] & FLAG_BITS["duplicate"] and data["flags"][3] & FLAG_BITS["label_conflict"]
+    assert data["duplicate_group"][:5] == [-1, -1, -1, 0, 0]
+    assert data["neighbours"][:3] == [5, 7, -1]  # by rank, from neighbours.csv
+    assert data["dicom"]["modality"] == ["OP"] * len(ids)
+    page = render_review_page(data, 2, "archive </script>", "<h2>Summary</h2>")
+    block = re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1)
+    assert json.loads(block.replace("<\\/", "</"))["num_clusters"] == 2
+    assert "archive &lt;/script&gt;" in page and "Download review.json" in page
+
+
+@pytest.mark.slow
+def test_umap_places_the_points_it_was_not_fitted_on_with_their_neighbours(monkeypatch):
+    pytest.importorskip("umap", reason="umap-learn is not installed")
+    from monai_debclust.review import embedding_map
+
+    monkeypatch.setattr(embedding_map, "UMAP_MAX_POINTS", 150)
+    rng = np.random.default_rng(0)
+    group = rng.integers(0, 3, 600)
+    x = (rng.normal(size=(3, 16))[group] * 4 + rng.normal(size=(600, 16))).astype(np.float32)
+    points, used = embedding_map_2d(x, "auto")
+    assert used == "umap" and np.isfinite(points).all()
+    centres = [points[group == k].mean(axis=0) for k in range(3)]
+    spread = max(points[group == k].std(axis=0).max() for k in range(3))
+    assert min(np.linalg.norm(centres[a] - centres[b]) for a in range(3) for b in range(a + 1, 3)) > 3 * spread
