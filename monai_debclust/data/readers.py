@@ -53,6 +53,7 @@ from __future__ import annotations
 import os
 import stat
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import nibabel as nib
@@ -205,21 +206,21 @@ def _first(ds, keyword: str) -> float:
 
 def _dicom_grey(path: Path, ds, stored: np.ndarray) -> np.ndarray:
     """Greyscale stored values -> modality LUT -> VOI LUT, window or min-max -> ``[0, 1]``; ``MONOCHROME1`` inverted."""
-    with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
+    with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS, quote=False):
         values = apply_modality_lut(stored, ds)
         voi_lut = bool(ds.get("VOILUTSequence"))
         windowed = not voi_lut and "WindowCenter" in ds and "WindowWidth" in ds
         inverted = ds.PhotometricInterpretation == "MONOCHROME1"
     if voi_lut:
         indices = np.rint(values).astype(np.int64)
-        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
+        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS, quote=False):
             # scaled by the range of the LUT's own output: many LUTs declare 16 bits and use 12
             entries, first_mapped = ds.VOILUTSequence[0].LUTDescriptor[:2]
             lut_output = apply_voi(np.arange(first_mapped, first_mapped + (entries or 2**16)), ds)
             looked_up = apply_voi(indices, ds)
         scaled = rescale(looked_up, lut_output.min(), lut_output.max())
     elif windowed:
-        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
+        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS, quote=False):
             function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
             center, width = _first(ds, "WindowCenter"), _first(ds, "WindowWidth")
         _check_window(path, width, function)
@@ -242,15 +243,17 @@ _DICOM_PIXEL_ELEMENTS = ("Rows", "Columns", "SamplesPerPixel", "PhotometricInter
 _DICOM_INTEGER_ELEMENTS = ("BitsStored", "PixelRepresentation")
 
 
-def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
-    with decoder_guard(path, "truncated or corrupt DICOM header"):
+def _read_dicom(path: Path, nifti_mode: str, on_header: Callable[[pydicom.Dataset], None] | None) -> np.ndarray:
+    with decoder_guard(path, "truncated or corrupt DICOM header", quote=False):
         try:
             ds = pydicom.dcmread(path)
         except InvalidDicomError as exc:
             raise ImageReadError(path, "not a DICOM file: no 'DICM' preamble or file meta header") from exc
+    if on_header is not None:
+        on_header(ds)
     if not any(key in ds for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise ImageReadError(path, "DICOM has no pixel data")
-    with decoder_guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS):  # values are parsed lazily
+    with decoder_guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS, quote=False):  # values are parsed lazily
         required = _DICOM_PIXEL_ELEMENTS + (_DICOM_INTEGER_ELEMENTS if "PixelData" in ds else ())
         missing = [keyword for keyword in required if ds.get(keyword) in (None, "")]
         uid = ds.file_meta.get("TransferSyntaxUID")
@@ -262,7 +265,7 @@ def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         bits_stored = int(ds.BitsStored) if samples > 1 else None
     _check_size(path, (frames, rows, columns), rows * columns, frames * rows * columns)
-    with decoder_guard(path, "truncated or corrupt DICOM pixel data", also=_DICOM_ERRORS):
+    with decoder_guard(path, "truncated or corrupt DICOM pixel data", also=_DICOM_ERRORS, quote=False):
         if uid.is_compressed and not get_decoder(uid).is_available:
             raise ImageReadError(path, _decoder_hint(uid))
         stored = ds.pixel_array  # decodes every frame
@@ -302,7 +305,8 @@ def _read_nifti(path: Path, nifti_mode: str) -> np.ndarray:
 # ------------------------------------------------------------------------------------ entry
 
 
-def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int | None = None) -> np.ndarray:
+def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int | None = None,
+               on_dicom_header: Callable[[pydicom.Dataset], None] | None = None) -> np.ndarray:
     """Decode one file fully to a float32 array in ``[0, 1]``, channel first.
 
     Args:
@@ -312,6 +316,8 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
         min_size: the side the caller will resize to; a JPEG is then decoded at the smallest
             DCT scale keeping both sides at least this large (see the module's docstring).
             ``None`` decodes every format at full size.
+        on_dicom_header: called with a DICOM file's parsed dataset before its pixels are decoded
+            (to read its tags in the same call, e.g. :func:`~monai_debclust.data.dicom_columns`).
 
     Raises:
         ImageReadError: for a missing, empty, truncated, corrupt, pixel-less, oversized or
@@ -333,7 +339,7 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
     if kind is None:
         raise ImageReadError(path, f"not an image file type: supported are {', '.join(IMAGE_EXTENSIONS)}")
     if kind == "DICOM":
-        return _read_dicom(path, nifti_mode)
+        return _read_dicom(path, nifti_mode, on_dicom_header)
     if kind == "NIfTI":
         return _read_nifti(path, nifti_mode)
     return _read_pil(path, kind, min_size)

@@ -46,7 +46,9 @@ def test_bundle_command_writes_every_output(bundle_run):
     assert [name for name in expected if not (bundle_run / name).is_file()] == []
     rows = _rows(bundle_run / "assignments.csv")
     assert len(rows) == READABLE
-    assert list(rows[0]) == ["id", "cluster", "confidence", "q_0", "q_1", "distance", "outlier", "label"]
+    assert list(rows[0]) == ["id", "cluster", "confidence", "q_0", "q_1", "distance", "outlier", "label", "dark",
+                             "light", "blurry", "low_information", "patient", "study", "series", "modality",
+                             "laterality", "study_year"]
     assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)  # archive order
     for row in rows:
         q = [float(row["q_0"]), float(row["q_1"])]
