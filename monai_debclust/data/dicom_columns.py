@@ -81,8 +81,9 @@ def dicom_columns(ds, key: bytes) -> dict[str, str]:
         columns[column] = hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:_HASH_DIGITS] if value else ""
     modality = _text(ds, "Modality").upper()
     laterality = (_text(ds, "Laterality") or _text(ds, "ImageLaterality")).upper()
-    year = _text(ds, "StudyDate")[:4]
+    date = _text(ds, "StudyDate")
+    year = date[:4] if len(date) == 8 and date.isdigit() else ""
     columns["modality"] = modality if _CODE.match(modality) else ""
     columns["laterality"] = laterality if laterality in ("L", "R", "B", "U") else ""
-    columns["study_year"] = year if year.isdigit() and len(year) == 4 else ""
+    columns["study_year"] = year
     return columns

@@ -50,10 +50,12 @@ Other formats are decoded whole; the caller resizes.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import stat
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nibabel as nib
@@ -243,6 +245,21 @@ _DICOM_PIXEL_ELEMENTS = ("Rows", "Columns", "SamplesPerPixel", "PhotometricInter
 _DICOM_INTEGER_ELEMENTS = ("BitsStored", "PixelRepresentation")
 
 
+@contextlib.contextmanager
+def _quiet_pydicom() -> Iterator[None]:
+    """Within the block pydicom's warnings and log records are dropped: they quote element values (a
+    PatientID, a date) that must reach no log (see :mod:`~monai_debclust.data.dicom_columns`)."""
+    logger = logging.getLogger("pydicom")
+    drop = logging.Filter("no record passes a filter named so")
+    logger.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.removeFilter(drop)
+
+
 def _read_dicom(path: Path, nifti_mode: str, on_header: Callable[[pydicom.Dataset], None] | None) -> np.ndarray:
     with decoder_guard(path, "truncated or corrupt DICOM header", quote=False):
         try:
@@ -339,7 +356,8 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
     if kind is None:
         raise ImageReadError(path, f"not an image file type: supported are {', '.join(IMAGE_EXTENSIONS)}")
     if kind == "DICOM":
-        return _read_dicom(path, nifti_mode, on_dicom_header)
+        with _quiet_pydicom():
+            return _read_dicom(path, nifti_mode, on_dicom_header)
     if kind == "NIfTI":
         return _read_nifti(path, nifti_mode)
     return _read_pil(path, kind, min_size)
