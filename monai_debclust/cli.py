@@ -128,6 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("grid", help="the grid's YAML file (see monai_debclust.experiments.grid)")
     experiment.add_argument("--tables-only", "--tables_only", dest="tables_only", action="store_true",
                             help="only write the tables of the finished cells")
+    similar = commands.add_parser(
+        "similar",
+        help="print the images of a clustered archive most similar to a file or an image id",
+        description="Print the K images of RUN's clustering most similar (cosine of the embeddings) to IMAGE: an id "
+        "of the run (its path relative to the archive) or any image file, which is embedded with the run's model.",
+    )
+    similar.add_argument("run", help="the run's output folder (or its clustering/ folder)")
+    similar.add_argument("image", help="an image id of the run, or an image file")
+    similar.add_argument("-k", type=int, default=5, help="how many similar images (default 5)")
+    similar.add_argument("--ckpt-path", "--ckpt_path", dest="ckpt_path",
+                         help="the model that embeds a new file (default: the run's checkpoint)")
     add_zoo_commands(commands)
     return parser
 
@@ -180,6 +191,16 @@ def _bundle_config(bundle: str, *candidates: str) -> Path:
     return next((path for path in paths if path.is_file()), paths[0])
 
 
+def _print_similar(args: argparse.Namespace) -> int:
+    from monai_debclust.archive.similar import similar_images
+
+    if args.k < 1:
+        raise SettingError(f"-k must be at least 1, got {args.k}.")
+    for found in similar_images(args.run, args.image, args.k, args.ckpt_path):
+        print(f"{found['rank']:>3}  {found['similarity']:.4f}  {found['id']}")
+    return 0
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ZOO_COMMANDS:
         return ZOO_COMMANDS[args.command](args)
@@ -187,6 +208,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from monai_debclust.experiments.runner import experiment_main
 
         return experiment_main(args.grid, args.tables_only)
+    if args.command == "similar":
+        return _print_similar(args)
     if args.command == "cluster":
         return _run_bundle(_bundle_config(args.bundle, "configs/inference.json"), "inference",
                            lambda: cluster_overrides(args))

@@ -308,7 +308,7 @@ class ArchiveClusterer:
                 "device": str(self.device), "ranks": len(shards), "batch_size": self.batch_size,
                 "num_workers": self.num_workers, "chunk_size": self.chunk_size, "recluster": self.recluster,
                 "recluster_seed": self.recluster_seed, "max_skipped_fraction": self.max_skipped_fraction,
-                "curation": self.curation,
+                "curation": self.curation, "preprocessing": getattr(self.transform, "settings", dict)(),
                 **self.load_settings,
             },
             "timings": {"embed_s": round(embed_seconds, 3),

@@ -92,9 +92,10 @@ class CurateArchiveImaged(Transform):
 
     def settings(self) -> dict:
         """What changes the transform's output: part of the resume fingerprint (the key only as a keyed digest)."""
+        base = {"image_size": self.image_size, "channels": self.channels, "nifti_mode": self.nifti_mode}
         if not self.curation:
-            return {"curation": False}
-        return {"curation": True, "curation_version": CURATION_VERSION, "working_size": self.working_size,
+            return {**base, "curation": False}
+        return {**base, "curation": True, "curation_version": CURATION_VERSION, "working_size": self.working_size,
                 "thumbnail_size": self.thumbnail_size, "signature_size": DEFAULT_SIGNATURE_SIZE,
                 "dicom_key": key_fingerprint(self._key)}
 

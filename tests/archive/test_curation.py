@@ -12,7 +12,9 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from monai_debclust.archive import ArchiveClusterer
+from monai_debclust.archive import ArchiveClusterer, similar_images
+from monai_debclust.bundle import save_trained_network
+from monai_debclust.cli import main
 from monai_debclust.data import CurateArchiveImaged, ImageArchive, make_fundus_cohort, quality_flags, quality_scores
 from monai_debclust.networks import DebClustNet
 
@@ -156,3 +158,18 @@ def test_incremental_run_embeds_only_the_new_files_and_keeps_earlier_clusters(pl
                               num_workers=0, progress=False).run()
     assert fourth["images"]["new"] == len(ids)
     assert json.loads((output / "summary.json").read_text())["images"]["new"] == len(ids)
+
+
+def test_similar_on_an_id_and_on_a_file(planted, planted_run, tmp_path, capsys):
+    output, _ = planted_run
+    torch.manual_seed(0)  # the network of planted_run, saved as a training run saves it
+    ckpt = save_trained_network(DebClustNet(**NETWORK_ARGS).eval(), tmp_path / "models", NETWORK_ARGS)
+    assert main(["similar", str(output), "normal/copy_lossless.png", "-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].split()[2] == "normal/normal_00000.png"
+    outside = tmp_path / "query.jpg"
+    Image.open(planted / "normal" / "normal_00001.png").convert("RGB").save(outside, quality=95)
+    found = similar_images(output, outside, k=3, ckpt_path=ckpt)
+    assert {found[0]["id"], found[1]["id"]} == {"normal/normal_00001.png", "normal/copy_reencoded.jpg"}
+    assert found[0]["similarity"] > 0.99 and [f["rank"] for f in found] == [1, 2, 3]
+    assert main(["similar", str(output), "no/such/image.png"]) == 2
