@@ -58,27 +58,33 @@ class QualityThresholds:
 
 
 def _brightness(image: np.ndarray) -> np.ndarray:
+    """Perceived brightness of a ``(C, H, W)`` image, in the image's own scale."""
     if image.shape[0] == 3:
         return np.sqrt(np.einsum("c,chw->hw", _BRIGHTNESS_WEIGHTS, np.square(image, dtype=np.float32)))
-    return image[0]
+    return image[0].astype(np.float32)
 
 
 def quality_scores(image: np.ndarray) -> np.ndarray:
-    """The four scores of a ``(C, H, W)`` image in ``[0, 1]`` (``C`` 1 or 3), in :data:`QUALITY_FLAGS` order.
+    """The four scores of a ``(C, H, W)`` image (``C`` 1 or 3), in :data:`QUALITY_FLAGS` order.
+
+    Args:
+        image: float in ``[0, 1]``, or ``uint8`` in ``[0, 255]``.
 
     Returns:
         ``(4,)`` float32.
     """
-    image = np.asarray(image, dtype=np.float32)
+    image = np.asarray(image)
     if image.ndim != 3 or image.shape[0] not in (1, 3):
         raise ValueError(f"quality scores need a (C, H, W) image with C in 1, 3, got shape {image.shape}.")
-    brightness = _brightness(image)
-    low, high = np.percentile(brightness, (5, 99))
-    grey = Image.fromarray(np.clip(np.rint(brightness * 255.0), 0, 255).astype(np.uint8), mode="L")
-    entropy = grey.entropy()
-    small = grey.copy()
-    small.thumbnail((BLUR_SIZE, BLUR_SIZE), Image.Resampling.BOX)
-    edges = np.asarray(small.filter(ImageFilter.FIND_EDGES), dtype=np.float32)[1:-1, 1:-1]  # the border is 0
+    scale = 1.0 if image.dtype == np.uint8 else 255.0
+    grey = np.clip(np.rint(_brightness(image) * scale), 0, 255).astype(np.uint8)
+    histogram = np.bincount(grey.ravel(), minlength=256)
+    cumulative = np.cumsum(histogram) / grey.size
+    low, high = np.searchsorted(cumulative, (0.05, 0.99)) / 255.0  # the 5th and 99th percentiles
+    picture = Image.fromarray(grey)
+    entropy = picture.entropy()
+    picture.thumbnail((BLUR_SIZE, BLUR_SIZE), Image.Resampling.BOX)
+    edges = np.asarray(picture.filter(ImageFilter.FIND_EDGES), dtype=np.float32)[1:-1, 1:-1]  # the border is 0
     blur = 1.0 - np.exp(-0.01 * float(edges.var())) if edges.size else 0.0
     return np.array([high, 1.0 - low, blur, entropy / 10.0], dtype=np.float32)
 
