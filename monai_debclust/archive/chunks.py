@@ -143,7 +143,8 @@ class ChunkStore:
         """Load one chunk file."""
         ids, skipped = ChunkStore.read_index(path)
         with np.load(path, allow_pickle=False) as data:
-            columns: dict[str, Any] = {key[len("column_"):]: data[key] for key in data.files if key.startswith("column_")}
+            columns: dict[str, Any] = {key[len("column_"):]: data[key] for key in data.files
+                                       if key.startswith("column_")}
             for key in data.files:
                 if key.startswith("blob_"):
                     name = key[len("blob_"):]

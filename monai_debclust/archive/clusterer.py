@@ -239,7 +239,8 @@ class ArchiveClusterer:
         Writes ``embeddings.npy``, ``embeddings_index.csv``, ``skipped.csv`` and ``assignments.csv``.
         """
         dim = self.network.clustering.centres.shape[1]
-        embeddings, positions, skipped, chunk_columns = assemble_embeddings(items, [shard.folder for shard in shards], dim,
+        embeddings, positions, skipped, chunk_columns = assemble_embeddings(items, [shard.folder for shard in shards],
+                                                                            dim,
                                                              self.output_dir)
         position = {item["id"]: i for i, item in enumerate(items)}
         skipped = sorted(skipped + retry, key=lambda row: position[row[0]])

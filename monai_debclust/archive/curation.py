@@ -1,4 +1,4 @@
-"""Step 3b of archive clustering: the curation outputs — duplicate groups, similar images, quality flags, DICOM columns.
+"""Step 3b of archive clustering: the curation outputs (duplicates, similar images, quality flags, DICOM columns).
 
 From what the one decoding pass left in the chunks (:class:`~monai_debclust.data.CurateArchiveImaged`)
 and the embeddings, in the rows of ``assignments.csv``:

@@ -5,9 +5,9 @@ Launched by ``torchrun`` (``WORLD_SIZE`` > 1 in the environment),
 a GPU and gloo otherwise, and pins each rank to GPU ``LOCAL_RANK``. Rank ``r`` of ``W`` then
 embeds the files whose id hashes to ``r`` modulo ``W`` (:func:`shard_items`), so that a file
 stays in its shard as the archive grows (a contiguous slice would move files between shards and
-make their chunks useless), into its own resumable chunk folder (:func:`shard_folder`); rank 0 gathers every shard's embeddings
-(:func:`~monai_debclust.utils.gather_to_main`), clusters them once and writes every output once
-(:class:`~monai_debclust.archive.ArchiveClusterer`). The output folder must be one that every
+make their chunks useless), into its own resumable chunk folder (:func:`shard_folder`); rank 0
+gathers every shard's embeddings (:func:`~monai_debclust.utils.gather_to_main`), clusters them
+once and writes every output once (:class:`~monai_debclust.archive.ArchiveClusterer`). The output folder must be one that every
 rank can write and rank 0 can read: on several machines, a shared file system.
 """
 

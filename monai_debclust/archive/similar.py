@@ -46,7 +46,8 @@ def _embed_file(path: Path, folder: Path, summary: dict, ckpt_path: str | os.Pat
     network = load_trained_network(checkpoint)
     # with curation the run's model input was made from the working-size decode: the query's is too
     transform = CurateArchiveImaged(preprocessing["image_size"], preprocessing.get("channels", 3),
-                                    preprocessing.get("nifti_mode", "slice"), curation=bool(preprocessing.get("curation")),
+                                    preprocessing.get("nifti_mode", "slice"),
+                                    curation=bool(preprocessing.get("curation")),
                                     working_size=preprocessing.get("working_size", DEFAULT_WORKING_SIZE))
     image = ToFloatd(keys="image")({"image": transform({"path": str(path)})["image"][None]})["image"]
     with torch.inference_mode():

@@ -116,7 +116,8 @@ class CurateArchiveImaged(Transform):
         plane = decoded[:, decoded.shape[1] // 2] if decoded.ndim == 4 else decoded
         working = _working_picture(plane, self.working_size)
         pixels = np.asarray(working)
-        channels_first = torch.from_numpy(np.ascontiguousarray(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)))
+        channels_first = torch.from_numpy(np.ascontiguousarray(pixels[None] if pixels.ndim == 2
+                                                               else pixels.transpose(2, 0, 1)))
         model_source = channels_first.float().div_(255.0) if decoded.ndim == 3 else torch.from_numpy(decoded)
         d["image"] = prepare_image(model_source, self.image_size, self.channels, self.dtype)
         d["quality"] = quality_scores(channels_first.numpy())

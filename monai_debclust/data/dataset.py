@@ -105,7 +105,8 @@ def load_image(
 
 
 def prepare_image(
-    image: torch.Tensor | np.ndarray, image_size: int | None = None, channels: int = 3, dtype: torch.dtype = torch.float32
+    image: torch.Tensor | np.ndarray, image_size: int | None = None, channels: int = 3,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """A decoded ``(C, *spatial)`` float image in ``[0, 1]`` as the model's input: channels matched, resized, ``dtype``.
 

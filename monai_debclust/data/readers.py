@@ -270,7 +270,8 @@ def _read_dicom(path: Path, nifti_mode: str, on_header: Callable[[pydicom.Datase
         on_header(ds)
     if not any(key in ds for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise ImageReadError(path, "DICOM has no pixel data")
-    with decoder_guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS, quote=False):  # values are parsed lazily
+    # values are parsed lazily
+    with decoder_guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS, quote=False):
         required = _DICOM_PIXEL_ELEMENTS + (_DICOM_INTEGER_ELEMENTS if "PixelData" in ds else ())
         missing = [keyword for keyword in required if ds.get(keyword) in (None, "")]
         uid = ds.file_meta.get("TransferSyntaxUID")

@@ -142,8 +142,8 @@ def decoder_guard(path: Path, what: str, also: tuple[type[BaseException], ...] =
     and the project's own checks of a file's content raise ``ImageReadError`` themselves.
     Caught are :data:`DECODE_ERRORS` and ``also``; the reason is ``f"{what}: {message}"``, or names
     the file-system problem (see :func:`os_error_reason`); with ``quote=False`` the message is
-    replaced by the exception's type (pydicom's messages can quote a PatientID or a date). Other exceptions, and an ``OSError``
-    of :data:`RESOURCE_ERRNOS`, propagate; an ``ImageReadError`` passes through unchanged.
+    replaced by the exception's type (pydicom's messages can quote a PatientID or a date). Other
+    exceptions, and an ``OSError`` of :data:`RESOURCE_ERRNOS`, propagate; an ``ImageReadError`` passes through unchanged.
     """
     try:
         yield

@@ -126,7 +126,8 @@ def test_quality_scores_of_planted_arrays():
 def test_incremental_run_embeds_only_the_new_files_and_keeps_earlier_clusters(planted, tmp_path):
     archive = tmp_path / "archive"
     shutil.copytree(planted, archive)
-    extra = sorted(archive.glob("normal/normal_0000[3-7].png"))[:5] + sorted(archive.glob("glaucoma/glaucoma_0000[1-3].png"))
+    extra = [*sorted(archive.glob("normal/normal_0000[3-7].png")),
+             *sorted(archive.glob("glaucoma/glaucoma_0000[1-3].png"))]
     held = tmp_path / "held"
     for path in extra:
         target = held / path.relative_to(archive)
