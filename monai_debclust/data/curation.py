@@ -49,12 +49,12 @@ CURATION_VERSION = 1
 
 
 def _working_picture(image: np.ndarray, longest: int) -> Image.Image:
-    """A ``(C, H, W)`` float image in ``[0, 1]`` as an 8-bit PIL image (``L`` or ``RGB``) of at most ``longest`` a side.
+    """A ``(C, H, W)`` float image in ``[0, 1]`` (or ``uint8``) as an 8-bit PIL image (``L`` or ``RGB``) of at most ``longest`` a side.
 
     Shrunk by Pillow's antialiased bilinear filter; ``reducing_gap`` first box-reduces by an integer
     factor where the image is much larger (as fast as a reduced JPEG decode, and as good).
     """
-    pixels = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+    pixels = image if image.dtype == np.uint8 else np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
     picture = Image.fromarray(pixels[0] if pixels.shape[0] == 1 else np.ascontiguousarray(pixels.transpose(1, 2, 0)))
     if max(picture.size) > longest:
         scale = longest / max(picture.size)
@@ -111,7 +111,7 @@ class CurateArchiveImaged(Transform):
             d["image"] = load_image(d["path"], self.image_size, self.channels, self.nifti_mode, self.dtype)
             return d
         header: dict[str, str] = dict.fromkeys(DICOM_COLUMNS, "")
-        decoded = read_image(d["path"], self.nifti_mode, min_size=self.working_size,
+        decoded = read_image(d["path"], self.nifti_mode, min_size=self.working_size, keep_8bit=True,
                              on_dicom_header=lambda ds: header.update(dicom_columns(ds, self._key)))
         plane = decoded[:, decoded.shape[1] // 2] if decoded.ndim == 4 else decoded
         working = _working_picture(plane, self.working_size)

@@ -157,13 +157,17 @@ def _pil_mode(mode: str) -> str:
     return "RGB"  # RGB, RGBA, palette, CMYK, YCbCr, ...
 
 
-def _pil_pixels_to_array(pixels: np.ndarray) -> np.ndarray:
-    """Decoded pixels as ``(C, H, W)`` float32: ``L``/``RGB`` (``uint8``) ``/ 255``, deeper greyscale min-max."""
-    array = pixels.astype(np.float32) / 255.0 if pixels.dtype == np.uint8 else min_max(pixels)
+def _pil_pixels_to_array(pixels: np.ndarray, keep_8bit: bool = False) -> np.ndarray:
+    """Decoded pixels as ``(C, H, W)`` float32: ``L``/``RGB`` (``uint8``) ``/ 255`` (kept as ``uint8`` with
+    ``keep_8bit``), deeper greyscale min-max."""
+    if pixels.dtype == np.uint8:
+        array = pixels if keep_8bit else pixels.astype(np.float32) / 255.0
+    else:
+        array = min_max(pixels)
     return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
 
 
-def _read_pil(path: Path, label: str, min_size: int | None) -> np.ndarray:
+def _read_pil(path: Path, label: str, min_size: int | None, keep_8bit: bool) -> np.ndarray:
     with decoder_guard(path, f"truncated or corrupt {label}"):
         try:
             with warnings.catch_warnings():  # Pillow warns above its limit; _check_size refuses
@@ -182,7 +186,7 @@ def _read_pil(path: Path, label: str, min_size: int | None) -> np.ndarray:
         mode = _pil_mode(image.mode)
         with decoder_guard(path, f"truncated or corrupt {label}"):
             pixels = np.asarray(image if image.mode == mode else image.convert(mode))
-    return _pil_pixels_to_array(pixels)
+    return _pil_pixels_to_array(pixels, keep_8bit)
 
 
 # ----------------------------------------------------------------------------------- DICOM
@@ -324,7 +328,8 @@ def _read_nifti(path: Path, nifti_mode: str) -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int | None = None,
-               on_dicom_header: Callable[[pydicom.Dataset], None] | None = None) -> np.ndarray:
+               on_dicom_header: Callable[[pydicom.Dataset], None] | None = None,
+               keep_8bit: bool = False) -> np.ndarray:
     """Decode one file fully to a float32 array in ``[0, 1]``, channel first.
 
     Args:
@@ -336,6 +341,8 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
             ``None`` decodes every format at full size.
         on_dicom_header: called with a DICOM file's parsed dataset before its pixels are decoded
             (to read its tags in the same call, e.g. :func:`~monai_debclust.data.dicom_columns`).
+        keep_8bit: an 8-bit PNG/JPEG/BMP/TIFF comes back as its ``uint8`` pixels (``[0, 255]``),
+            saving two conversions for a caller that wants 8-bit pixels anyway.
 
     Raises:
         ImageReadError: for a missing, empty, truncated, corrupt, pixel-less, oversized or
@@ -361,4 +368,4 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
             return _read_dicom(path, nifti_mode, on_dicom_header)
     if kind == "NIfTI":
         return _read_nifti(path, nifti_mode)
-    return _read_pil(path, kind, min_size)
+    return _read_pil(path, kind, min_size, keep_8bit)
