@@ -5,7 +5,10 @@
 
 1. embed every readable file into durable chunk files, each ``torchrun`` rank its own shard
    (:mod:`~monai_debclust.archive.embedding`); a killed run resumes from the last complete chunk,
-   and a later run with the same model and preprocessing re-assigns without embedding again;
+   and a later run with the same model and preprocessing embeds only the files that are new or
+   changed (relative id, stat, content hash; ``summary.json`` ``images.new`` counts the files read),
+   drops the removed ones and assigns with the same head or k-means centres, so the earlier images
+   keep their clusters (the outlier thresholds are recomputed over the whole archive);
 2. gather the chunks into ``embeddings.npy`` + ``embeddings_index.csv`` in archive order, and
    list the skipped files in ``skipped.csv`` (:mod:`~monai_debclust.archive.assembly`);
 3. assign clusters with the trained DEC head (or the centres of a k-means re-clustering for
