@@ -150,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
                             help="only write the tables of the finished cells")
     experiment.add_argument("--tables-dir", "--tables_dir", dest="tables_dir",
                             help="where the tables go (default OUTPUT_DIR/tables); rewritten after every cell")
+    similar = commands.add_parser(
+        "similar",
+        help="print the images of a clustered archive most similar to a file or an image id",
+        description="Print the K images of RUN's clustering most similar (cosine of the embeddings) to IMAGE: an id "
+        "of the run (its path relative to the archive) or any image file, which is embedded with the run's model.",
+    )
+    similar.add_argument("run", help="the run's output folder (or its clustering/ folder)")
+    similar.add_argument("image", help="an image id of the run, or an image file")
+    similar.add_argument("-k", type=int, default=5, help="how many similar images (default 5)")
+    similar.add_argument("--ckpt-path", "--ckpt_path", dest="ckpt_path",
+                         help="the model that embeds a new file (default: the run's checkpoint)")
     add_zoo_commands(commands)
     return parser
 
@@ -208,6 +219,16 @@ def _bundle_config(bundle: str, *candidates: str) -> Path:
     return next((path for path in paths if path.is_file()), paths[0])
 
 
+def _print_similar(args: argparse.Namespace) -> int:
+    from monai_debclust.archive.similar import similar_images
+
+    if args.k < 1:
+        raise SettingError(f"-k must be at least 1, got {args.k}.")
+    for found in similar_images(args.run, args.image, args.k, args.ckpt_path):
+        print(f"{found['rank']:>3}  {found['similarity']:.4f}  {found['id']}")
+    return 0
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ZOO_COMMANDS:
         return ZOO_COMMANDS[args.command](args)
@@ -219,6 +240,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         out = write_review_labels(args.run, args.review, args.out)
         print(f"labels written to {out} (excluded images listed in {out.parent / EXCLUDED_LIST})")
         return 0
+    if args.command == "similar":
+        return _print_similar(args)
     if args.command == "cluster":
         return _run_bundle(args.bundle, _bundle_config(args.bundle, "configs/inference.json"), "inference",
                            lambda: cluster_overrides(args), args.trust)

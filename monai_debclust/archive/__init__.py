@@ -9,7 +9,8 @@
 from monai_debclust.archive.assembly import assemble_embeddings
 from monai_debclust.archive.assignment import BLOCK_ROWS, Outliers, assign_clusters, clustering_head, flag_outliers
 from monai_debclust.archive.chunks import Chunk, ChunkStore
-from monai_debclust.archive.clusterer import ArchiveClusterer, Assignment
+from monai_debclust.archive.clusterer import KMEANS_FILE, ArchiveClusterer, Assignment
+from monai_debclust.archive.curation import DEFAULT_NEIGHBOURS, CurationOutputs, CurationSettings, write_curation
 from monai_debclust.archive.embedding import (
     PARTS_DIR,
     PREPROCESSING_VERSION,
@@ -19,8 +20,16 @@ from monai_debclust.archive.embedding import (
 )
 from monai_debclust.archive.outputs import cluster_statistics, write_assignments, write_plots, write_report
 from monai_debclust.archive.sharding import shard_folder, shard_items
+from monai_debclust.archive.similar import results_folder, similar_images
 
 __all__ = [
+    "DEFAULT_NEIGHBOURS",
+    "KMEANS_FILE",
+    "CurationOutputs",
+    "CurationSettings",
+    "results_folder",
+    "similar_images",
+    "write_curation",
     "ArchiveClusterer",
     "ArchiveEmbedder",
     "Assignment",

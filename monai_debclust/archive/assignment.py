@@ -27,7 +27,8 @@ BLOCK_ROWS = 4096
 
 
 def clustering_head(
-    trained: ClusteringHead, embeddings: np.ndarray, recluster: int | None, seed: int = 0, max_points: int = 250_000
+    trained: ClusteringHead, embeddings: np.ndarray, recluster: int | None, seed: int = 0, max_points: int = 250_000,
+    centres: np.ndarray | None = None,
 ) -> tuple[ClusteringHead, str]:
     """A CPU copy of the ``trained`` head, or a head on k-means centres when re-clustering; and its source.
 
@@ -37,11 +38,14 @@ def clustering_head(
         recluster: ``None`` for the trained centres, or K to fit K k-means centres.
         seed: k-means seed (and of the sample it trains on).
         max_points: k-means trains on at most this many embeddings (a uniform random sample).
+        centres: given centres (an earlier run's k-means), used as they are.
 
     Returns:
         ``(head, source)``: the head and ``"head"`` or ``"kmeans"``.
     """
-    if recluster is None:
+    if centres is not None:
+        source = "kmeans"
+    elif recluster is None:
         centres, source = trained.centres.detach().cpu().numpy(), "head"
     else:
         rows = np.arange(len(embeddings))

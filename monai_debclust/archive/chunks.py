@@ -4,7 +4,9 @@ A :class:`ChunkStore` is a folder of ``chunk-<n>.npz`` files. Each holds the fil
 embeddings of one run of consecutive images and the ids and reasons of the files that could not
 be read among them. A chunk is written to a temporary name, flushed to disk (``fsync``) and then
 renamed, so a chunk file is either whole or absent whatever moment the process is killed at; a
-temporary file left by a kill is removed when the store is opened again. ``state.json`` records
+temporary file left by a kill is removed when the store is opened again. A chunk can also hold
+more columns per embedded file (quality scores, signatures, thumbnails, DICOM columns) and the
+stat of each file it read; a file read again later (it changed) is in a later chunk, which wins. ``state.json`` records
 the *fingerprint* of what produced the chunks (the network weights, the preprocessing, the
 archive); a store opened with another fingerprint is emptied rather than mixed with new results.
 """
@@ -32,20 +34,41 @@ STATE_FILE = "state.json"
 
 
 class Chunk:
-    """One chunk's content: embedded ``ids`` with their ``embeddings``, and the ``skipped`` files."""
+    """One chunk's content: embedded ``ids`` with their ``embeddings``, and the ``skipped`` files.
 
-    def __init__(self, ids: Sequence[str], embeddings: np.ndarray, skipped: Sequence[tuple[str, str]]) -> None:
+    Args:
+        ids: the embedded files.
+        embeddings: ``(len(ids), dim)``.
+        skipped: ``(id, reason)`` of the files that could not be read.
+        columns: per embedded file, more fields: arrays of ``len(ids)`` rows (numbers or strings)
+            or lists of ``bytes`` (thumbnails).
+        stats: ``id -> "size:mtime_ns"`` of the files accounted for (embedded or skipped) when
+            they were read: a later run re-reads a file whose stat changed.
+    """
+
+    def __init__(self, ids: Sequence[str], embeddings: np.ndarray, skipped: Sequence[tuple[str, str]],
+                 columns: Mapping[str, Any] | None = None, stats: Mapping[str, str] | None = None) -> None:
         self.ids = list(ids)
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
         self.skipped = [(str(file_id), str(reason)) for file_id, reason in skipped]
+        self.columns = {name: (list(value) if _is_blobs(value) else np.asarray(value))
+                        for name, value in (columns or {}).items()}
+        self.stats = dict(stats or {})
         if self.embeddings.ndim != 2 or len(self.embeddings) != len(self.ids):
             raise ValueError(
                 f"embeddings must be (ids, dim) with one row per id: {len(self.ids)} ids, shape {self.embeddings.shape}."
             )
+        for name, value in self.columns.items():
+            if len(value) != len(self.ids):
+                raise ValueError(f"column {name!r} has {len(value)} rows for {len(self.ids)} ids.")
 
     def __len__(self) -> int:
         """Number of files the chunk accounts for, embedded or skipped."""
         return len(self.ids) + len(self.skipped)
+
+
+def _is_blobs(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) > 0 and isinstance(value[0], bytes)
 
 
 class ChunkStore:
@@ -97,6 +120,11 @@ class ChunkStore:
         existing = self.paths()
         number = int(_CHUNK_NAME.match(existing[-1].name).group(1)) + 1 if existing else 0
         path = self.folder / f"chunk-{number:06d}.npz"
+        arrays = {f"column_{name}": value for name, value in chunk.columns.items() if not _is_blobs(value)}
+        for name, blobs in chunk.columns.items():
+            if _is_blobs(blobs):
+                arrays[f"blob_{name}"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+                arrays[f"blobsize_{name}"] = np.array([len(blob) for blob in blobs], dtype=np.int64)
         with atomic_write(path, "wb") as handle:
             np.savez(
                 handle,
@@ -104,6 +132,9 @@ class ChunkStore:
                 embeddings=chunk.embeddings,
                 skipped_ids=np.asarray([file_id for file_id, _ in chunk.skipped], dtype=str),
                 skipped_reasons=np.asarray([reason for _, reason in chunk.skipped], dtype=str),
+                stat_ids=np.asarray(list(chunk.stats), dtype=str),
+                stat_values=np.asarray(list(chunk.stats.values()), dtype=str),
+                **arrays,
             )
         return path
 
@@ -112,7 +143,17 @@ class ChunkStore:
         """Load one chunk file."""
         ids, skipped = ChunkStore.read_index(path)
         with np.load(path, allow_pickle=False) as data:
-            return Chunk(ids, data["embeddings"], skipped)
+            columns: dict[str, Any] = {key[len("column_"):]: data[key] for key in data.files
+                                       if key.startswith("column_")}
+            for key in data.files:
+                if key.startswith("blob_"):
+                    name = key[len("blob_"):]
+                    ends = np.cumsum(data[f"blobsize_{name}"])
+                    buffer = data[key].tobytes()
+                    columns[name] = [buffer[end - size:end] for end, size in zip(ends, data[f"blobsize_{name}"])]
+            stats = dict(zip(data["stat_ids"].tolist(), data["stat_values"].tolist())) if "stat_ids" in data.files \
+                else {}
+            return Chunk(ids, data["embeddings"], skipped, columns, stats)
 
     @staticmethod
     def read_index(path: str | os.PathLike) -> tuple[list[str], list[tuple[str, str]]]:
@@ -122,9 +163,19 @@ class ChunkStore:
 
     def done_ids(self) -> set[str]:
         """Ids of every file the chunks account for, embedded or skipped."""
-        done: set[str] = set()
+        return set(self.entries())
+
+    def entries(self) -> dict[str, tuple[str, str]]:
+        """``id -> (stat, content_hash)`` of every file the chunks account for, from the latest chunk
+        naming it (``""`` where unknown: a skipped file has no hash, an older chunk no stat)."""
+        entries: dict[str, tuple[str, str]] = {}
         for path in self.paths():
-            ids, skipped = self.read_index(path)
-            done.update(ids)
-            done.update(file_id for file_id, _ in skipped)
-        return done
+            with np.load(path, allow_pickle=False) as data:
+                stats = dict(zip(data["stat_ids"].tolist(), data["stat_values"].tolist())) \
+                    if "stat_ids" in data.files else {}
+                hashes = data["column_content_hash"].tolist() if "column_content_hash" in data.files else None
+                for row, file_id in enumerate(data["ids"].tolist()):
+                    entries[file_id] = (stats.get(file_id, ""), hashes[row] if hashes is not None else "")
+                for file_id in data["skipped_ids"].tolist():
+                    entries[file_id] = (stats.get(file_id, ""), "")
+        return entries

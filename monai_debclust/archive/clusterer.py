@@ -5,7 +5,10 @@
 
 1. embed every readable file into durable chunk files, each ``torchrun`` rank its own shard
    (:mod:`~monai_debclust.archive.embedding`); a killed run resumes from the last complete chunk,
-   and a later run with the same model and preprocessing re-assigns without embedding again;
+   and a later run with the same model and preprocessing embeds only the files that are new or
+   changed (relative id, stat, content hash; ``summary.json`` ``images.new`` counts the files read),
+   drops the removed ones and assigns with the same head or k-means centres, so the earlier images
+   keep their clusters (the outlier thresholds are recomputed over the whole archive);
 2. gather the chunks into ``embeddings.npy`` + ``embeddings_index.csv`` in archive order, and
    list the skipped files in ``skipped.csv`` (:mod:`~monai_debclust.archive.assembly`);
 3. assign clusters with the trained DEC head (or the centres of a k-means re-clustering for
@@ -33,6 +36,7 @@ from torch import nn
 
 from monai_debclust.archive.assembly import assemble_embeddings
 from monai_debclust.archive.assignment import assign_clusters, clustering_head, flag_outliers
+from monai_debclust.archive.curation import CurationSettings, write_curation
 from monai_debclust.archive.embedding import (
     PARTS_DIR,
     PREPROCESSING_VERSION,
@@ -47,9 +51,12 @@ from monai_debclust.errors import EmptyArchiveError
 from monai_debclust.evaluation.metrics import cluster_report
 from monai_debclust.evaluation.report import ReportFigure, report_figures
 from monai_debclust.networks import ClusteringHead
-from monai_debclust.utils import gather_to_main, write_json
+from monai_debclust.utils import atomic_write, gather_to_main, write_json
 
-__all__ = ["ArchiveClusterer", "Assignment"]
+__all__ = ["KMEANS_FILE", "ArchiveClusterer", "Assignment"]
+
+#: The k-means centres of a re-clustering, kept in the chunk folder for the next (incremental) run.
+KMEANS_FILE = "kmeans.npz"
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +76,7 @@ class Assignment(NamedTuple):
     num_clusters: int
     source: str
     skipped: list[tuple[str, str]]
+    curation: dict | None = None
 
     @property
     def clusters(self) -> np.ndarray:
@@ -118,6 +126,12 @@ class ArchiveClusterer:
         progress: show a progress bar.
         batch_transform: turns a loaded batch (on the device) into the network's input; default
             the training config's :class:`~monai_debclust.data.ToFloatd` (``uint8`` / 255).
+        curation: write the curation outputs (``duplicates.csv``, ``neighbours.csv``, the quality and
+            DICOM columns; see :mod:`~monai_debclust.archive.curation`) from what ``transform``
+            (a :class:`~monai_debclust.data.CurateArchiveImaged`) adds to each sample.
+        curation_settings: their :class:`~monai_debclust.archive.curation.CurationSettings` (or its fields).
+        refit: with ``recluster``, fit the k-means centres again; by default an incremental run
+            assigns with the centres the first run fitted (``.clustering-parts/kmeans.npz``).
     """
 
     def __init__(
@@ -143,6 +157,9 @@ class ArchiveClusterer:
         resume: bool = True,
         progress: bool = True,
         batch_transform: Callable[[dict], dict] | None = None,
+        curation: bool = True,
+        curation_settings: CurationSettings | Mapping[str, Any] | None = None,
+        refit: bool = False,
     ) -> None:
         if not callable(getattr(network, "embed", None)) or not isinstance(getattr(network, "clustering", None),
                                                                             ClusteringHead):
@@ -166,6 +183,9 @@ class ArchiveClusterer:
         self.bundle = dict(bundle or {})
         self.resume, self.progress = resume, progress
         self.batch_transform = ToFloatd(keys="image") if batch_transform is None else batch_transform
+        self.curation, self.refit = curation, refit
+        self.curation_settings = curation_settings if isinstance(curation_settings, CurationSettings) \
+            else CurationSettings(**dict(curation_settings or {}))
 
     # -- the whole run ----------------------------------------------------------------------------
 
@@ -210,8 +230,8 @@ class ArchiveClusterer:
                                    self.num_workers, self.chunk_size, self.progress)
         fingerprint = {
             "weights_sha256": weights_digest(self.network),
-            "archive": str(Path(getattr(self.archive, "root", "")).resolve()),
             "load_settings": self.load_settings,
+            "transform": getattr(self.transform, "settings", dict)(),
             "preprocessing_version": PREPROCESSING_VERSION,
         }
         return embedder.embed_shard(items, self.output_dir / PARTS_DIR, fingerprint, self.resume)
@@ -222,23 +242,42 @@ class ArchiveClusterer:
         Writes ``embeddings.npy``, ``embeddings_index.csv``, ``skipped.csv`` and ``assignments.csv``.
         """
         dim = self.network.clustering.centres.shape[1]
-        embeddings, positions, skipped = assemble_embeddings(items, [shard.folder for shard in shards], dim,
+        embeddings, positions, skipped, chunk_columns = assemble_embeddings(items, [shard.folder for shard in shards],
+                                                                            dim,
                                                              self.output_dir)
         position = {item["id"]: i for i, item in enumerate(items)}
         skipped = sorted(skipped + retry, key=lambda row: position[row[0]])
         skipped_csv = write_skipped_csv(skipped, self.output_dir / "skipped.csv")
         if len(embeddings) == 0:
             raise EmptyArchiveError(f"none of the {len(items)} files could be read; see {skipped_csv}.")
-        head, source = clustering_head(self.network.clustering, embeddings, self.recluster, self.recluster_seed,
-                                       self.recluster_max_points)
+        head, source = self.head(embeddings)
         q, distance = assign_clusters(embeddings, head)
         outliers = flag_outliers(distance, q.max(axis=1), self.outlier_percentile, self.min_confidence)
         ids = [items[p]["id"] for p in positions]
         labels = np.array([items[p]["label"] for p in positions], dtype=np.int64)
+        curated = write_curation(self.output_dir, ids, labels, self.archive.class_names, embeddings, chunk_columns,
+                                 q.argmax(axis=1), self.curation_settings) if self.curation else None
         write_assignments(self.output_dir / "assignments.csv", ids, q, distance, outliers.mask, labels,
-                          self.archive.class_names)
+                          self.archive.class_names, None if curated is None else curated.columns)
         return Assignment(embeddings, positions, ids, labels, q, distance, outliers.mask, outliers.max_distance,
-                          outliers.min_confidence, head.num_clusters, source, skipped)
+                          outliers.min_confidence, head.num_clusters, source, skipped,
+                          None if curated is None else curated.summary)
+
+    def head(self, embeddings: np.ndarray) -> tuple[ClusteringHead, str]:
+        """The trained head, or k-means centres: those of an earlier run (same K and seed) unless ``refit``."""
+        saved = self.output_dir / PARTS_DIR / KMEANS_FILE
+        key = np.array([self.recluster or 0, self.recluster_seed, embeddings.shape[1]])
+        if self.recluster is not None and not self.refit and saved.is_file():
+            with np.load(saved, allow_pickle=False) as data:
+                if np.array_equal(data["key"], key):
+                    return clustering_head(self.network.clustering, embeddings, None, centres=data["centres"])[0], \
+                        "kmeans"
+        head, source = clustering_head(self.network.clustering, embeddings, self.recluster, self.recluster_seed,
+                                       self.recluster_max_points)
+        if self.recluster is not None:
+            with atomic_write(saved, "wb") as handle:
+                np.savez(handle, key=key, centres=head.centres.detach().numpy())
+        return head, source
 
     def report(self, items: list[dict], shards: list[ShardResult], result: Assignment, retry: int,
                timings: dict[str, float]) -> tuple[dict, dict | None, list[ReportFigure]]:
@@ -259,9 +298,11 @@ class ArchiveClusterer:
                 "found": len(items), "clustered": len(result.ids), "skipped": len(result.skipped),
                 "skipped_by_reason": skipped_by_reason(result.skipped), "retry_next_run": retry,
                 "outliers": int(result.outlier.sum()), "from_earlier_run": len(items) - embedded,
+                "new": embedded,
             },
             "clusters": cluster_statistics(result.clusters, result.confidence, result.outlier, result.num_clusters,
                                            result.source),
+            "curation": result.curation,
             "labels": None if metrics is None else {"class_names": list(class_names),
                                                     "labelled": metrics["num_labelled"]},
             "outlier_rule": {"percentile": self.outlier_percentile, "max_distance": result.max_distance,
@@ -271,6 +312,7 @@ class ArchiveClusterer:
                 "device": str(self.device), "ranks": len(shards), "batch_size": self.batch_size,
                 "num_workers": self.num_workers, "chunk_size": self.chunk_size, "recluster": self.recluster,
                 "recluster_seed": self.recluster_seed, "max_skipped_fraction": self.max_skipped_fraction,
+                "curation": self.curation, "preprocessing": getattr(self.transform, "settings", dict)(),
                 **self.load_settings,
             },
             "timings": {"embed_s": round(embed_seconds, 3),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,17 +30,19 @@ from monai_debclust.archive.chunks import Chunk, ChunkStore
 from monai_debclust.archive.sharding import shard_folder, shard_items
 from monai_debclust.data import archive_loader, model_threads
 from monai_debclust.engines.embedding import embed_batch
+from monai_debclust.similarity import content_hash
 from monai_debclust.utils import world
 
-__all__ = ["PARTS_DIR", "PREPROCESSING_VERSION", "ArchiveEmbedder", "ShardResult", "weights_digest"]
+__all__ = ["COLUMN_KEYS", "PARTS_DIR", "PREPROCESSING_VERSION", "ArchiveEmbedder", "ShardResult", "batch_columns",
+           "file_stat", "pending_items", "weights_digest"]
 
 logger = logging.getLogger(__name__)
 
 #: Folder inside ``output_dir`` holding the result chunks of the embedding pass.
 PARTS_DIR = ".clustering-parts"
 #: Version of the decoding (reduced-scale JPEG decode, uint8 pixels), part of the resume fingerprint:
-#: chunks embedded from other pixels are never mixed with new ones.
-PREPROCESSING_VERSION = 2
+#: chunks embedded from other pixels are never mixed with new ones (3: chunks record each file's stat).
+PREPROCESSING_VERSION = 3
 
 
 def weights_digest(network: nn.Module) -> str:
@@ -84,14 +87,17 @@ class ArchiveEmbedder:
 
     def embed_shard(self, items: list[dict], parts_dir: Path, fingerprint: Mapping[str, Any],
                     resume: bool) -> ShardResult:
-        """Embed this rank's shard of ``items`` (all of them in a single process) into its chunk folder."""
+        """Embed this rank's shard of ``items`` (all of them in a single process) into its chunk folder.
+
+        Only new and changed files are read (:func:`pending_items`); the chunks of an earlier run
+        with the same fingerprint (model, preprocessing) hold the others.
+        """
         rank, world_size = world()
         shard = shard_items(items, rank, world_size)
         store = ChunkStore(shard_folder(parts_dir, rank, world_size), fingerprint)
         store.open(resume=resume)
-        done = store.done_ids()
-        pending = [item for item in shard if item["id"] not in done]
-        if done:
+        pending = pending_items(shard, store.entries())
+        if len(pending) < len(shard):
             logger.info(f"resuming: {len(shard) - len(pending)} of {len(shard)} files already done in {store.folder}.")
         seconds, retry = self.embed_into(pending, store)
         return ShardResult(store.folder, len(pending), seconds, retry)
@@ -109,13 +115,18 @@ class ArchiveEmbedder:
         dim = self.network.clustering.centres.shape[1]
         self.network.to(self.device).eval()
         on_cuda = self.device.type == "cuda"
-        loader = archive_loader(pending, self.transform, self.batch_size, self.num_workers, pin_memory=on_cuda)
-        ids, features, skipped = [], [], []
+        loader = archive_loader([{key: value for key, value in item.items() if key != "stat"} for item in pending],
+                                self.transform, self.batch_size, self.num_workers, pin_memory=on_cuda)
+        ids, features, skipped, columns = [], [], [], {}
 
         def flush() -> None:
-            store.write(Chunk(ids, np.concatenate(features) if features else np.empty((0, dim), np.float32), skipped))
-            ids.clear(), features.clear(), skipped.clear()
+            embeddings = np.concatenate(features) if features else np.empty((0, dim), np.float32)
+            stats = {file_id: stat[file_id] for file_id in [*ids, *(row[0] for row in skipped)]}
+            store.write(Chunk(ids, embeddings, skipped, {name: _joined(parts) for name, parts in columns.items()},
+                              stats))
+            ids.clear(), features.clear(), skipped.clear(), columns.clear()
 
+        stat = {item["id"]: item["stat"] for item in pending}
         with torch.inference_mode(), model_threads(self.num_workers, self.device), \
                 tqdm(total=len(pending), unit="img", desc="embedding", smoothing=0.1, disable=not self.progress) as bar:
             for batch in loader:
@@ -127,6 +138,8 @@ class ArchiveEmbedder:
                     images = torch.as_tensor(batch["image"]).to(self.device, non_blocking=on_cuda)
                     features.append(self.embed_images(self.batch_transform({"image": images})["image"]))
                     ids.extend(batch["id"])
+                    for name, values in batch_columns(batch).items():
+                        columns.setdefault(name, []).append(values)
                 bar.update(len(batch.get("id", ())) + len(bad))
                 if len(ids) + len(skipped) >= self.chunk_size:
                     flush()
@@ -145,3 +158,58 @@ class ArchiveEmbedder:
             self.network.to(memory_format=layout)
             images = images.contiguous(memory_format=layout)
         return embed_batch(self.network, images)["features"].cpu().numpy()
+
+
+def file_stat(path: str | os.PathLike) -> str:
+    """``"size:mtime_ns"`` of the file at ``path``, ``""`` when it cannot be read (so it is read again)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return ""
+    return f"{status.st_size}:{status.st_mtime_ns}"
+
+
+def pending_items(items: list[dict], entries: Mapping[str, tuple[str, str]]) -> list[dict]:
+    """The ``items`` to read (each with its ``"stat"``): those no chunk accounts for, and the changed ones.
+
+    A file is unchanged when its relative id is in ``entries`` (``id -> (stat, content_hash)``
+    of the earlier chunks) with the same stat (size and modification time), or, when the stat
+    differs (a copied or touched archive), with the same SHA-256 of its bytes. A skipped file has
+    no hash: it is read again once its stat changes.
+    """
+    pending = []
+    for item in items:
+        stat = file_stat(item["path"])
+        known = entries.get(item["id"])
+        if known is not None and stat and (known[0] == stat or (known[1] and _same_content(item["path"], known[1]))):
+            continue
+        pending.append({**item, "stat": stat})
+    return pending
+
+
+def _same_content(path: str | os.PathLike, digest: str) -> bool:
+    try:
+        return content_hash(path) == digest
+    except OSError:
+        return False
+
+
+#: Per-file fields a curating transform adds to a sample (see :class:`~monai_debclust.data.CurateArchiveImaged`).
+COLUMN_KEYS = ("quality", "signature", "content_hash", "thumbnail")
+
+
+def batch_columns(batch: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-file fields of a collated batch, as arrays (or lists of bytes); ``dicom`` becomes ``dicom_<name>``."""
+    columns: dict[str, Any] = {}
+    for key in COLUMN_KEYS:
+        if key in batch:
+            value = batch[key]
+            columns[key] = list(value) if key == "thumbnail" else np.asarray(
+                value.numpy() if isinstance(value, torch.Tensor) else value)
+    for name, values in dict(batch.get("dicom", {})).items():
+        columns[f"dicom_{name}"] = np.asarray(list(values), dtype=str)
+    return columns
+
+
+def _joined(parts: list[Any]) -> Any:
+    return [blob for part in parts for blob in part] if isinstance(parts[0], list) else np.concatenate(parts)

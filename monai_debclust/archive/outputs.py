@@ -26,21 +26,25 @@ REPORT_SKIPPED_ROWS = 50
 
 def write_assignments(
     path: str | os.PathLike, ids: Sequence[str], q: np.ndarray, distance: np.ndarray, outlier: np.ndarray,
-    labels: np.ndarray, class_names: Sequence[str] | None,
+    labels: np.ndarray, class_names: Sequence[str] | None, extra: Mapping[str, np.ndarray] | None = None,
 ) -> None:
-    """``assignments.csv``: id, cluster, confidence, ``q_k``, distance, outlier (and label when known)."""
+    """``assignments.csv``: id, cluster, confidence, ``q_k``, distance, outlier (and label when known), then
+    the ``extra`` columns (quality flags, DICOM columns), one value per row."""
+    extra = dict(extra or {})
     header = ["id", "cluster", "confidence", *(f"q_{k}" for k in range(q.shape[1])), "distance", "outlier"]
     with atomic_write(path, newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(header + (["label"] if class_names is not None else []))
+        writer.writerow(header + (["label"] if class_names is not None else []) + list(extra))
         for start in range(0, len(ids), BLOCK_ROWS):
             stop = start + BLOCK_ROWS
-            for i, row_q, d, flag, label in zip(ids[start:stop], q[start:stop], distance[start:stop],
-                                                outlier[start:stop], labels[start:stop]):
+            for offset, (i, row_q, d, flag, label) in enumerate(zip(ids[start:stop], q[start:stop],
+                                                                    distance[start:stop], outlier[start:stop],
+                                                                    labels[start:stop])):
                 row = [i, int(row_q.argmax()), f"{row_q.max():.6f}", *(f"{v:.6f}" for v in row_q), f"{d:.6g}",
                        int(flag)]
                 if class_names is not None:
                     row.append(class_names[label] if label >= 0 else "")
+                row.extend(values[start + offset] for values in extra.values())
                 writer.writerow(row)
 
 

@@ -25,6 +25,7 @@ import os
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from monai.data import Dataset, list_data_collate
@@ -39,6 +40,7 @@ from monai_debclust.utils import atomic_write
 
 __all__ = [
     "load_image",
+    "prepare_image",
     "LoadArchiveImaged",
     "ToFloatd",
     "GuardedDataset",
@@ -99,7 +101,19 @@ def load_image(
     Raises:
         ImageReadError: the file cannot be decoded.
     """
-    image = _match_channels(torch.from_numpy(read_image(path, nifti_mode=nifti_mode, min_size=image_size)), channels)
+    return prepare_image(read_image(path, nifti_mode=nifti_mode, min_size=image_size), image_size, channels, dtype)
+
+
+def prepare_image(
+    image: torch.Tensor | np.ndarray, image_size: int | None = None, channels: int = 3,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """A decoded ``(C, *spatial)`` float image in ``[0, 1]`` as the model's input: channels matched, resized, ``dtype``.
+
+    The second half of :func:`load_image`, also applied to a working-size decode
+    (:class:`~monai_debclust.data.curation.CurateArchiveImaged`).
+    """
+    image = _match_channels(torch.as_tensor(image, dtype=torch.float32), channels)
     if image_size is not None:
         image = _resize(image, image_size)
     return image.mul(255.0).round_().to(torch.uint8) if dtype == torch.uint8 else image.to(dtype)

@@ -50,9 +50,12 @@ Other formats are decoded whole; the caller resizes.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import stat
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nibabel as nib
@@ -154,13 +157,17 @@ def _pil_mode(mode: str) -> str:
     return "RGB"  # RGB, RGBA, palette, CMYK, YCbCr, ...
 
 
-def _pil_pixels_to_array(pixels: np.ndarray) -> np.ndarray:
-    """Decoded pixels as ``(C, H, W)`` float32: ``L``/``RGB`` (``uint8``) ``/ 255``, deeper greyscale min-max."""
-    array = pixels.astype(np.float32) / 255.0 if pixels.dtype == np.uint8 else min_max(pixels)
+def _pil_pixels_to_array(pixels: np.ndarray, keep_8bit: bool = False) -> np.ndarray:
+    """Decoded pixels as ``(C, H, W)`` float32: ``L``/``RGB`` (``uint8``) ``/ 255`` (kept as ``uint8`` with
+    ``keep_8bit``), deeper greyscale min-max."""
+    if pixels.dtype == np.uint8:
+        array = pixels if keep_8bit else pixels.astype(np.float32) / 255.0
+    else:
+        array = min_max(pixels)
     return array[None] if array.ndim == 2 else np.ascontiguousarray(array.transpose(2, 0, 1))
 
 
-def _read_pil(path: Path, label: str, min_size: int | None) -> np.ndarray:
+def _read_pil(path: Path, label: str, min_size: int | None, keep_8bit: bool) -> np.ndarray:
     with decoder_guard(path, f"truncated or corrupt {label}"):
         try:
             with warnings.catch_warnings():  # Pillow warns above its limit; _check_size refuses
@@ -179,7 +186,7 @@ def _read_pil(path: Path, label: str, min_size: int | None) -> np.ndarray:
         mode = _pil_mode(image.mode)
         with decoder_guard(path, f"truncated or corrupt {label}"):
             pixels = np.asarray(image if image.mode == mode else image.convert(mode))
-    return _pil_pixels_to_array(pixels)
+    return _pil_pixels_to_array(pixels, keep_8bit)
 
 
 # ----------------------------------------------------------------------------------- DICOM
@@ -205,21 +212,21 @@ def _first(ds, keyword: str) -> float:
 
 def _dicom_grey(path: Path, ds, stored: np.ndarray) -> np.ndarray:
     """Greyscale stored values -> modality LUT -> VOI LUT, window or min-max -> ``[0, 1]``; ``MONOCHROME1`` inverted."""
-    with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
+    with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS, quote=False):
         values = apply_modality_lut(stored, ds)
         voi_lut = bool(ds.get("VOILUTSequence"))
         windowed = not voi_lut and "WindowCenter" in ds and "WindowWidth" in ds
         inverted = ds.PhotometricInterpretation == "MONOCHROME1"
     if voi_lut:
         indices = np.rint(values).astype(np.int64)
-        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
+        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS, quote=False):
             # scaled by the range of the LUT's own output: many LUTs declare 16 bits and use 12
             entries, first_mapped = ds.VOILUTSequence[0].LUTDescriptor[:2]
             lut_output = apply_voi(np.arange(first_mapped, first_mapped + (entries or 2**16)), ds)
             looked_up = apply_voi(indices, ds)
         scaled = rescale(looked_up, lut_output.min(), lut_output.max())
     elif windowed:
-        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS):
+        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS, quote=False):
             function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
             center, width = _first(ds, "WindowCenter"), _first(ds, "WindowWidth")
         _check_window(path, width, function)
@@ -242,15 +249,33 @@ _DICOM_PIXEL_ELEMENTS = ("Rows", "Columns", "SamplesPerPixel", "PhotometricInter
 _DICOM_INTEGER_ELEMENTS = ("BitsStored", "PixelRepresentation")
 
 
-def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
-    with decoder_guard(path, "truncated or corrupt DICOM header"):
+@contextlib.contextmanager
+def _quiet_pydicom() -> Iterator[None]:
+    """Within the block pydicom's warnings and log records are dropped: they quote element values (a
+    PatientID, a date) that must reach no log (see :mod:`~monai_debclust.data.dicom_columns`)."""
+    logger = logging.getLogger("pydicom")
+    drop = logging.Filter("no record passes a filter named so")
+    logger.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def _read_dicom(path: Path, nifti_mode: str, on_header: Callable[[pydicom.Dataset], None] | None) -> np.ndarray:
+    with decoder_guard(path, "truncated or corrupt DICOM header", quote=False):
         try:
             ds = pydicom.dcmread(path)
         except InvalidDicomError as exc:
             raise ImageReadError(path, "not a DICOM file: no 'DICM' preamble or file meta header") from exc
+    if on_header is not None:
+        on_header(ds)
     if not any(key in ds for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise ImageReadError(path, "DICOM has no pixel data")
-    with decoder_guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS):  # values are parsed lazily
+    # values are parsed lazily
+    with decoder_guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS, quote=False):
         required = _DICOM_PIXEL_ELEMENTS + (_DICOM_INTEGER_ELEMENTS if "PixelData" in ds else ())
         missing = [keyword for keyword in required if ds.get(keyword) in (None, "")]
         uid = ds.file_meta.get("TransferSyntaxUID")
@@ -262,7 +287,7 @@ def _read_dicom(path: Path, nifti_mode: str) -> np.ndarray:
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         bits_stored = int(ds.BitsStored) if samples > 1 else None
     _check_size(path, (frames, rows, columns), rows * columns, frames * rows * columns)
-    with decoder_guard(path, "truncated or corrupt DICOM pixel data", also=_DICOM_ERRORS):
+    with decoder_guard(path, "truncated or corrupt DICOM pixel data", also=_DICOM_ERRORS, quote=False):
         if uid.is_compressed and not get_decoder(uid).is_available:
             raise ImageReadError(path, _decoder_hint(uid))
         stored = ds.pixel_array  # decodes every frame
@@ -302,7 +327,9 @@ def _read_nifti(path: Path, nifti_mode: str) -> np.ndarray:
 # ------------------------------------------------------------------------------------ entry
 
 
-def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int | None = None) -> np.ndarray:
+def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int | None = None,
+               on_dicom_header: Callable[[pydicom.Dataset], None] | None = None,
+               keep_8bit: bool = False) -> np.ndarray:
     """Decode one file fully to a float32 array in ``[0, 1]``, channel first.
 
     Args:
@@ -312,6 +339,10 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
         min_size: the side the caller will resize to; a JPEG is then decoded at the smallest
             DCT scale keeping both sides at least this large (see the module's docstring).
             ``None`` decodes every format at full size.
+        on_dicom_header: called with a DICOM file's parsed dataset before its pixels are decoded
+            (to read its tags in the same call, e.g. :func:`~monai_debclust.data.dicom_columns`).
+        keep_8bit: an 8-bit PNG/JPEG/BMP/TIFF comes back as its ``uint8`` pixels (``[0, 255]``),
+            saving two conversions for a caller that wants 8-bit pixels anyway.
 
     Raises:
         ImageReadError: for a missing, empty, truncated, corrupt, pixel-less, oversized or
@@ -333,7 +364,8 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
     if kind is None:
         raise ImageReadError(path, f"not an image file type: supported are {', '.join(IMAGE_EXTENSIONS)}")
     if kind == "DICOM":
-        return _read_dicom(path, nifti_mode)
+        with _quiet_pydicom():
+            return _read_dicom(path, nifti_mode, on_dicom_header)
     if kind == "NIfTI":
         return _read_nifti(path, nifti_mode)
-    return _read_pil(path, kind, min_size)
+    return _read_pil(path, kind, min_size, keep_8bit)

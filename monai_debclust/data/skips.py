@@ -133,15 +133,17 @@ def os_error_reason(path: Path, exc: OSError, what: str) -> ImageReadError | Non
 
 
 @contextlib.contextmanager
-def decoder_guard(path: Path, what: str, also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+def decoder_guard(path: Path, what: str, also: tuple[type[BaseException], ...] = (),
+                  quote: bool = True) -> Iterator[None]:
     """Within the block, what a decoder raises for a bad file becomes an :class:`ImageReadError`.
 
     The block holds decoder calls only (Pillow, pydicom, nibabel, reading the file), never the
     project's own conversion: a ``ValueError`` of the project's code is a bug, not a bad file,
     and the project's own checks of a file's content raise ``ImageReadError`` themselves.
     Caught are :data:`DECODE_ERRORS` and ``also``; the reason is ``f"{what}: {message}"``, or names
-    the file-system problem (see :func:`os_error_reason`). Other exceptions, and an ``OSError``
-    of :data:`RESOURCE_ERRNOS`, propagate; an ``ImageReadError`` passes through unchanged.
+    the file-system problem (see :func:`os_error_reason`); with ``quote=False`` the message is
+    replaced by the exception's type (pydicom's messages can quote a PatientID or a date). Other
+    exceptions, and an ``OSError`` of :data:`RESOURCE_ERRNOS`, propagate; an ``ImageReadError`` passes through unchanged.
     """
     try:
         yield
@@ -149,7 +151,7 @@ def decoder_guard(path: Path, what: str, also: tuple[type[BaseException], ...] =
         raise
     except (*DECODE_ERRORS, *also) as exc:
         error = os_error_reason(path, exc, what) if isinstance(exc, OSError) else ImageReadError(
-            path, f"{what}: {str(exc) or type(exc).__name__}")
+            path, f"{what}: {(str(exc) if quote else '') or type(exc).__name__}")
         if error is None:
             raise
         raise error from exc

@@ -26,6 +26,19 @@ from monai_debclust.networks import DebClustNet
 from .helpers import IMAGE_SIZE, NETWORK_ARGS, bundle_command, run
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_config(tmp_path_factory) -> Path:
+    """A config folder of the tests' own, so the DICOM key is not made in the user's home."""
+    folder = tmp_path_factory.mktemp("config")
+    previous = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("XDG_CONFIG_HOME")
+    else:
+        os.environ["XDG_CONFIG_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def messy_archive(tmp_path_factory) -> Path:
     """24 synthetic fundus images (6 glaucoma, 18 normal) plus unreadable and non-image files."""

@@ -46,7 +46,9 @@ def test_bundle_command_writes_every_output(bundle_run):
     assert [name for name in expected if not (bundle_run / name).is_file()] == []
     rows = _rows(bundle_run / "assignments.csv")
     assert len(rows) == READABLE
-    assert list(rows[0]) == ["id", "cluster", "confidence", "q_0", "q_1", "distance", "outlier", "label"]
+    assert list(rows[0]) == ["id", "cluster", "confidence", "q_0", "q_1", "distance", "outlier", "label", "dark",
+                             "light", "blurry", "low_information", "patient", "study", "series", "modality",
+                             "laterality", "study_year"]
     assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)  # archive order
     for row in rows:
         q = [float(row["q_0"]), float(row["q_1"])]
@@ -67,7 +69,7 @@ def test_summary_records_counts_version_and_outlier_rule(bundle_run):
     summary = json.loads((bundle_run / "summary.json").read_text())
     assert summary["images"] == {"found": READABLE + len(UNREADABLE), "clustered": READABLE,
                                  "skipped": len(UNREADABLE), "outliers": summary["images"]["outliers"],
-                                 "from_earlier_run": 0, "retry_next_run": 0,
+                                 "from_earlier_run": 0, "new": READABLE + len(UNREADABLE), "retry_next_run": 0,
                                  "skipped_by_reason": {"empty file": 1, "not a DICOM file": 1,
                                                        "truncated or corrupt JPEG": 1,
                                                        "not a PNG image Pillow can read": 1}}

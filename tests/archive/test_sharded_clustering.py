@@ -51,9 +51,14 @@ def _torchrun(tmp_path: Path, entry: list[str], arguments: list[str]):
                 *entry, *arguments])
 
 
-def test_shards_are_disjoint_contiguous_and_cover_every_item():
-    shards = [shard_items(list(range(11)), rank, 3) for rank in range(3)]
-    assert shards == [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9, 10]]
+def test_shards_are_disjoint_cover_every_item_and_stay_as_the_archive_grows():
+    items = [{"id": f"img{i}.png"} for i in range(11)]
+    shards = [shard_items(items, rank, 3) for rank in range(3)]
+    assert sorted(item["id"] for shard in shards for item in shard) == sorted(item["id"] for item in items)
+    assert all(shards)
+    grown = [{"id": f"img{i}.png"} for i in range(-5, 40)]  # files added before and after the earlier ones
+    for rank in range(3):
+        assert [item for item in shard_items(grown, rank, 3) if item in items] == shards[rank]
     assert shard_folder("parts", 0, 1) == Path("parts")
     assert shard_folder("parts", 1, 2) == Path("parts/shard-00001-of-00002")
 

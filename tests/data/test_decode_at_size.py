@@ -79,7 +79,14 @@ def test_bundle_inference_loads_the_pixels_training_stores(tmp_path, fundus_jpeg
     parser = ConfigParser()
     parser.read_config(BUNDLES / bundle / "configs" / "inference.json")
     parser["output_dir"] = str(tmp_path)  # no trained model there: the bundle's training defaults
+    parser["dicom_secret"] = str(tmp_path / "secret")
     item = {"id": "eye.jpg", "path": str(fundus_jpeg), "label": 0}
-    clustering = parser.get_parsed_content("preprocessing")(item)["image"]
     samples, _ = load_cohort([item], parser.get_parsed_content("image_size"), progress=False)
-    assert torch.equal(samples[0]["image"], clustering)
+    # with curation (the default) the model's input comes from the one working-size decode: within
+    # the reduced-decode tolerance of training's pixels; with curation off, training's pixels exactly
+    curated = parser.get_parsed_content("preprocessing")(item)["image"]
+    assert curated.dtype == torch.uint8
+    _assert_within_tolerance(curated.float() / 255, samples[0]["image"].float() / 255)
+    parser["curation"] = False
+    plain = parser.get_parsed_content("preprocessing", lazy=False)(item)["image"]
+    assert torch.equal(samples[0]["image"], plain)
