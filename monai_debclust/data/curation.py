@@ -115,7 +115,7 @@ class CurateArchiveImaged(Transform):
                              on_dicom_header=lambda ds: header.update(dicom_columns(ds, self._key)))
         plane = decoded[:, decoded.shape[1] // 2] if decoded.ndim == 4 else decoded
         working = _working_picture(plane, self.working_size)
-        pixels = np.asarray(working)
+        pixels = np.array(working)  # a copy: PIL's buffer is read-only
         channels_first = torch.from_numpy(np.ascontiguousarray(pixels[None] if pixels.ndim == 2
                                                                else pixels.transpose(2, 0, 1)))
         model_source = channels_first.float().div_(255.0) if decoded.ndim == 3 else torch.from_numpy(decoded)
