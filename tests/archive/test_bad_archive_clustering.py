@@ -103,7 +103,11 @@ def test_transient_storage_error_is_reported_and_retried_on_resume(tmp_path, mon
     assert flaky not in ChunkStore(tmp_path / "out" / PARTS_DIR, {}).done_ids()  # not recorded as done
 
     second = _clusterer(archive, trained_model, tmp_path / "out", max_skipped_fraction=1.0).run()
-    assert second["images"]["from_earlier_run"] == len(archive.items) - 1
+    # a file without a status to compare (a broken or looping link, a vanished file) is tried again too
+    unstatable = [i for i, reason in skipped.items()
+                  if reason.startswith(("symbolic link loop", "broken symbolic link", "file vanished"))]
+    assert len(unstatable) == 4
+    assert second["images"]["from_earlier_run"] == len(archive.items) - 1 - len(unstatable)
     assert flaky in {row["id"] for row in _rows(tmp_path / "out" / "assignments.csv")}
     assert sorted(row["id"] for row in _rows(tmp_path / "out" / "skipped.csv")) == bad.skipped_ids
 
