@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from .helpers import IMAGE_SIZE
+
 pytestmark = pytest.mark.slow
 
 FIGURES = ("sizes", "map", "montage", "confusion")
@@ -201,7 +203,7 @@ def test_report_is_self_contained(bundle_run):
     thumbnails = sorted((bundle_run / "thumbnails").glob("*.jpg"))
     assert len(thumbnails) == len(data["ids"])
     with Image.open(thumbnails[0]) as first:
-        assert max(first.size) == 160  # from the original file, not the 32-pixel model input
+        assert max(first.size) == min(160, IMAGE_SIZE)  # the original's size, at most 160 px (never enlarged)
     for key in FIGURES:
         assert re.search(rf'<figure id="{key}"><img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)
 
@@ -299,7 +301,8 @@ def test_report_review_in_headless_chromium(bundle_run, tmp_path):
         first = next(csv.DictReader(handle))["id"]
     assert first in panel and "Nearest neighbours" in panel
     assert re.search(r"cluster \d · confidence 0\.\d{3}", panel)
-    assert panel.endswith("image width 160")  # the thumbnail loaded
+    with Image.open(bundle_run / "thumbnails" / "0.jpg") as thumbnail:
+        assert panel.endswith(f"image width {thumbnail.width}")  # the thumbnail loaded
     assert review == {"format": 1, "cluster_names": {"0": "healthy eyes"}, "merge": {}, "moved": {}, "excluded": []}
     assert problems == []
 
