@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from monai_debclust.archive import ArchiveClusterer
-from monai_debclust.data import CurateArchiveImaged
+from monai_debclust.curation import CurateArchiveImaged
 from monai_debclust.networks import DebClustNet
 from monai_debclust.similarity import group_duplicates, top_k_neighbours, unit_rows
 

@@ -128,7 +128,7 @@ class ArchiveClusterer:
             the training config's :class:`~monai_debclust.data.ToFloatd` (``uint8`` / 255).
         curation: write the curation outputs (``duplicates.csv``, ``neighbours.csv``, the quality and
             DICOM columns; see :mod:`~monai_debclust.archive.curation`) from what ``transform``
-            (a :class:`~monai_debclust.data.CurateArchiveImaged`) adds to each sample.
+            (a :class:`~monai_debclust.curation.CurateArchiveImaged`) adds to each sample.
         curation_settings: their :class:`~monai_debclust.archive.curation.CurationSettings` (or its fields).
         refit: with ``recluster``, fit the k-means centres again; by default an incremental run
             assigns with the centres the first run fitted (``.clustering-parts/kmeans.npz``).

@@ -1,6 +1,6 @@
 """Step 3b of archive clustering: the curation outputs (duplicates, similar images, quality flags, DICOM columns).
 
-From what the one decoding pass left in the chunks (:class:`~monai_debclust.data.CurateArchiveImaged`)
+From what the one decoding pass left in the chunks (:class:`~monai_debclust.curation.CurateArchiveImaged`)
 and the embeddings, in the rows of ``assignments.csv``:
 
 * ``duplicates.csv``: ``group, id, kind, similarity, label, conflict``, conflicts first
@@ -8,8 +8,8 @@ and the embeddings, in the rows of ``assignments.csv``:
   pixel signatures at ``duplicate_threshold``);
 * ``neighbours.csv``: ``row, id, rank, neighbour_row, neighbour, similarity``, the ``neighbours_k``
   most cosine-similar embeddings of every image (:func:`~monai_debclust.similarity.top_k_neighbours`);
-* the quality flags (:mod:`~monai_debclust.data.quality`) and the DICOM columns
-  (:mod:`~monai_debclust.data.dicom_columns`) returned for ``assignments.csv``;
+* the quality flags (:mod:`~monai_debclust.curation.quality`) and the DICOM columns
+  (:mod:`~monai_debclust.curation.dicom_columns`) returned for ``assignments.csv``;
 * their counts, for ``summary.json``.
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from monai_debclust.data.dicom_columns import DICOM_COLUMNS
-from monai_debclust.data.quality import QUALITY_FLAGS, QualityThresholds, quality_flags
+from monai_debclust.curation.dicom_columns import DICOM_COLUMNS
+from monai_debclust.curation.quality import QUALITY_FLAGS, QualityThresholds, quality_flags
 from monai_debclust.similarity import DEFAULT_THRESHOLD, group_duplicates, top_k_neighbours
 from monai_debclust.utils import atomic_write
 
@@ -43,7 +43,7 @@ class CurationSettings:
         duplicate_threshold: cosine similarity of two pixel signatures at or above which two images
             are near-duplicates (:data:`~monai_debclust.similarity.DEFAULT_THRESHOLD`).
         neighbours_k: similar images per image in ``neighbours.csv``; 0 writes none.
-        quality_thresholds: ``{flag: threshold}`` overriding :class:`~monai_debclust.data.quality.QualityThresholds`.
+        quality_thresholds: ``{flag: threshold}`` overriding :class:`~monai_debclust.curation.quality.QualityThresholds`.
     """
 
     duplicate_threshold: float = DEFAULT_THRESHOLD

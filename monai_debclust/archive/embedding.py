@@ -194,7 +194,7 @@ def _same_content(path: str | os.PathLike, digest: str) -> bool:
         return False
 
 
-#: Per-file fields a curating transform adds to a sample (see :class:`~monai_debclust.data.CurateArchiveImaged`).
+#: Per-file fields a curating transform adds to a sample (see :class:`~monai_debclust.curation.CurateArchiveImaged`).
 COLUMN_KEYS = ("quality", "signature", "content_hash", "thumbnail")
 
 

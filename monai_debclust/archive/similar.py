@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from monai_debclust.bundle import load_trained_network
-from monai_debclust.data import DEFAULT_WORKING_SIZE, CurateArchiveImaged, ToFloatd
+from monai_debclust.curation import DEFAULT_WORKING_SIZE, CurateArchiveImaged
+from monai_debclust.data import ToFloatd
 from monai_debclust.engines.embedding import embed_batch
 from monai_debclust.errors import SettingError
 from monai_debclust.similarity import top_k_neighbours

@@ -1,7 +1,6 @@
 """Data of monai-debclust: archive readers, label layouts, cohort loading, long-tail sampling, demo cohorts."""
 
 from monai_debclust.data.archive import AUTO_LAYOUT, ImageArchive, choose_layout, scan_archive
-from monai_debclust.data.curation import CURATION_VERSION, DEFAULT_WORKING_SIZE, THUMBNAIL_SIZE, CurateArchiveImaged
 from monai_debclust.data.dataset import (
     GuardedDataset,
     LoadArchiveImaged,
@@ -28,8 +27,6 @@ from monai_debclust.data.longtail import (
     sample_longtail,
     write_class_summary,
 )
-from monai_debclust.data.dicom_columns import DICOM_COLUMNS, default_secret_path, dicom_columns, load_secret
-from monai_debclust.data.quality import QUALITY_FLAGS, QualityThresholds, quality_flags, quality_scores
 from monai_debclust.data.readers import (
     IMAGE_EXTENSIONS,
     MAX_IMAGE_PIXELS,
@@ -67,19 +64,7 @@ from monai_debclust.data.synthetic import (
 )
 
 __all__ = [
-    "CURATION_VERSION",
-    "CurateArchiveImaged",
-    "DEFAULT_WORKING_SIZE",
-    "DICOM_COLUMNS",
-    "QUALITY_FLAGS",
-    "QualityThresholds",
-    "THUMBNAIL_SIZE",
-    "default_secret_path",
-    "dicom_columns",
-    "load_secret",
     "prepare_image",
-    "quality_flags",
-    "quality_scores",
     "AUTO_LAYOUT",
     "DEFAULT_MAX_SKIPPED_FRACTION",
     "DEMO_COHORTS",

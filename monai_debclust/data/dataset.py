@@ -111,7 +111,7 @@ def prepare_image(
     """A decoded ``(C, *spatial)`` float image in ``[0, 1]`` as the model's input: channels matched, resized, ``dtype``.
 
     The second half of :func:`load_image`, also applied to a working-size decode
-    (:class:`~monai_debclust.data.curation.CurateArchiveImaged`).
+    (:class:`~monai_debclust.curation.decode.CurateArchiveImaged`).
     """
     image = _match_channels(torch.as_tensor(image, dtype=torch.float32), channels)
     if image_size is not None:

@@ -1,10 +1,20 @@
-"""Intensities to ``[0, 1]``: a range, min-max, and DICOM windowing (the readers' conversions after decoding)."""
+"""Intensities to ``[0, 1]``: a range, min-max, DICOM windowing and a DICOM's whole grey pipeline (the readers'
+conversions after decoding)."""
 
 from __future__ import annotations
 
-import numpy as np
+import os
 
-__all__ = ["min_max", "rescale", "window"]
+import numpy as np
+from pydicom.pixels import apply_modality_lut, apply_voi
+
+from monai_debclust.data.skips import ImageReadError, decoder_guard
+
+__all__ = ["DICOM_ERRORS", "dicom_grey", "min_max", "rescale", "window"]
+
+#: pydicom also raises these for a corrupt file: ``NotImplementedError`` for an unknown value
+#: representation or transfer syntax, ``RuntimeError`` when every decoder plugin failed.
+DICOM_ERRORS = (NotImplementedError, RuntimeError)
 
 
 def rescale(array: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -36,3 +46,47 @@ def window(values: np.ndarray, center: float, width: float, function: str) -> np
         if width == 0:
             return (values > center).astype(np.float32)
     return rescale(values, center - width / 2, center + width / 2)
+
+
+def _check_window(path: os.PathLike | str, width: float, function: str) -> None:
+    """Refuse a window that :func:`~monai_debclust.data.intensity.window` cannot apply.
+
+    An unknown VOI LUT Function, or a width out of the function's range, is the file's fault.
+    """
+    if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
+        raise ImageReadError(path, f"invalid DICOM intensity transform: unsupported VOI LUT Function {function!r}")
+    if not (width >= 1 if function == "LINEAR" else width > 0):
+        raise ImageReadError(path, f"invalid DICOM intensity transform: window width {width:g} is out of range "
+                                   f"for {function}")
+
+
+def _first(ds, keyword: str) -> float:
+    """The first value of a possibly multi-valued element (a file may store several windows)."""
+    element = ds[keyword]
+    return float(element.value[0] if element.VM > 1 else element.value)
+
+
+def dicom_grey(path: os.PathLike | str, ds, stored: np.ndarray) -> np.ndarray:
+    """Greyscale stored values -> modality LUT -> VOI LUT, window or min-max -> ``[0, 1]``; ``MONOCHROME1`` inverted."""
+    with decoder_guard(path, "invalid DICOM intensity transform", also=DICOM_ERRORS, quote=False):
+        values = apply_modality_lut(stored, ds)
+        voi_lut = bool(ds.get("VOILUTSequence"))
+        windowed = not voi_lut and "WindowCenter" in ds and "WindowWidth" in ds
+        inverted = ds.PhotometricInterpretation == "MONOCHROME1"
+    if voi_lut:
+        indices = np.rint(values).astype(np.int64)
+        with decoder_guard(path, "invalid DICOM intensity transform", also=DICOM_ERRORS, quote=False):
+            # scaled by the range of the LUT's own output: many LUTs declare 16 bits and use 12
+            entries, first_mapped = ds.VOILUTSequence[0].LUTDescriptor[:2]
+            lut_output = apply_voi(np.arange(first_mapped, first_mapped + (entries or 2**16)), ds)
+            looked_up = apply_voi(indices, ds)
+        scaled = rescale(looked_up, lut_output.min(), lut_output.max())
+    elif windowed:
+        with decoder_guard(path, "invalid DICOM intensity transform", also=DICOM_ERRORS, quote=False):
+            function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
+            center, width = _first(ds, "WindowCenter"), _first(ds, "WindowWidth")
+        _check_window(path, width, function)
+        scaled = window(values.astype(np.float64), center, width, function)
+    else:
+        scaled = min_max(values)
+    return 1.0 - scaled if inverted else scaled

@@ -63,9 +63,9 @@ import numpy as np
 import pydicom
 from PIL import Image, UnidentifiedImageError
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import apply_modality_lut, apply_voi, get_decoder
+from pydicom.pixels import get_decoder
 
-from monai_debclust.data.intensity import min_max, rescale, window
+from monai_debclust.data.intensity import DICOM_ERRORS, dicom_grey, min_max, rescale
 from monai_debclust.data.skips import ImageReadError, decoder_guard
 
 __all__ = [
@@ -192,58 +192,11 @@ def _read_pil(path: Path, label: str, min_size: int | None, keep_8bit: bool) -> 
 # ----------------------------------------------------------------------------------- DICOM
 
 
-def _check_window(path: Path, width: float, function: str) -> None:
-    """Refuse a window that :func:`~monai_debclust.data.intensity.window` cannot apply.
-
-    An unknown VOI LUT Function, or a width out of the function's range, is the file's fault.
-    """
-    if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
-        raise ImageReadError(path, f"invalid DICOM intensity transform: unsupported VOI LUT Function {function!r}")
-    if not (width >= 1 if function == "LINEAR" else width > 0):
-        raise ImageReadError(path, f"invalid DICOM intensity transform: window width {width:g} is out of range "
-                                   f"for {function}")
-
-
-def _first(ds, keyword: str) -> float:
-    """The first value of a possibly multi-valued element (a file may store several windows)."""
-    element = ds[keyword]
-    return float(element.value[0] if element.VM > 1 else element.value)
-
-
-def _dicom_grey(path: Path, ds, stored: np.ndarray) -> np.ndarray:
-    """Greyscale stored values -> modality LUT -> VOI LUT, window or min-max -> ``[0, 1]``; ``MONOCHROME1`` inverted."""
-    with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS, quote=False):
-        values = apply_modality_lut(stored, ds)
-        voi_lut = bool(ds.get("VOILUTSequence"))
-        windowed = not voi_lut and "WindowCenter" in ds and "WindowWidth" in ds
-        inverted = ds.PhotometricInterpretation == "MONOCHROME1"
-    if voi_lut:
-        indices = np.rint(values).astype(np.int64)
-        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS, quote=False):
-            # scaled by the range of the LUT's own output: many LUTs declare 16 bits and use 12
-            entries, first_mapped = ds.VOILUTSequence[0].LUTDescriptor[:2]
-            lut_output = apply_voi(np.arange(first_mapped, first_mapped + (entries or 2**16)), ds)
-            looked_up = apply_voi(indices, ds)
-        scaled = rescale(looked_up, lut_output.min(), lut_output.max())
-    elif windowed:
-        with decoder_guard(path, "invalid DICOM intensity transform", also=_DICOM_ERRORS, quote=False):
-            function = str(ds.get("VOILUTFunction", "LINEAR")).upper()
-            center, width = _first(ds, "WindowCenter"), _first(ds, "WindowWidth")
-        _check_window(path, width, function)
-        scaled = window(values.astype(np.float64), center, width, function)
-    else:
-        scaled = min_max(values)
-    return 1.0 - scaled if inverted else scaled
-
-
 def _decoder_hint(uid) -> str:
     plugin = "pylibjpeg-openjpeg" if "2000" in uid.name else "pylibjpeg-libjpeg"
     return f"no decoder for compressed DICOM: {uid.name} needs a decoder plugin: pip install pylibjpeg {plugin}"
 
 
-#: pydicom also raises these for a corrupt file: ``NotImplementedError`` for an unknown value
-#: representation or transfer syntax, ``RuntimeError`` when every decoder plugin failed.
-_DICOM_ERRORS = (NotImplementedError, RuntimeError)
 #: Elements pydicom needs to decode pixels (it raises ``AttributeError`` without them).
 _DICOM_PIXEL_ELEMENTS = ("Rows", "Columns", "SamplesPerPixel", "PhotometricInterpretation", "BitsAllocated")
 _DICOM_INTEGER_ELEMENTS = ("BitsStored", "PixelRepresentation")
@@ -252,7 +205,7 @@ _DICOM_INTEGER_ELEMENTS = ("BitsStored", "PixelRepresentation")
 @contextlib.contextmanager
 def _quiet_pydicom() -> Iterator[None]:
     """Within the block pydicom's warnings and log records are dropped: they quote element values (a
-    PatientID, a date) that must reach no log (see :mod:`~monai_debclust.data.dicom_columns`)."""
+    PatientID, a date) that must reach no log (see :mod:`~monai_debclust.curation.dicom_columns`)."""
     logger = logging.getLogger("pydicom")
     drop = logging.Filter("no record passes a filter named so")
     logger.addFilter(drop)
@@ -275,7 +228,7 @@ def _read_dicom(path: Path, nifti_mode: str, on_header: Callable[[pydicom.Datase
     if not any(key in ds for key in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise ImageReadError(path, "DICOM has no pixel data")
     # values are parsed lazily
-    with decoder_guard(path, "truncated or corrupt DICOM header", also=_DICOM_ERRORS, quote=False):
+    with decoder_guard(path, "truncated or corrupt DICOM header", also=DICOM_ERRORS, quote=False):
         required = _DICOM_PIXEL_ELEMENTS + (_DICOM_INTEGER_ELEMENTS if "PixelData" in ds else ())
         missing = [keyword for keyword in required if ds.get(keyword) in (None, "")]
         uid = ds.file_meta.get("TransferSyntaxUID")
@@ -287,7 +240,7 @@ def _read_dicom(path: Path, nifti_mode: str, on_header: Callable[[pydicom.Datase
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         bits_stored = int(ds.BitsStored) if samples > 1 else None
     _check_size(path, (frames, rows, columns), rows * columns, frames * rows * columns)
-    with decoder_guard(path, "truncated or corrupt DICOM pixel data", also=_DICOM_ERRORS, quote=False):
+    with decoder_guard(path, "truncated or corrupt DICOM pixel data", also=DICOM_ERRORS, quote=False):
         if uid.is_compressed and not get_decoder(uid).is_available:
             raise ImageReadError(path, _decoder_hint(uid))
         stored = ds.pixel_array  # decodes every frame
@@ -295,7 +248,7 @@ def _read_dicom(path: Path, nifti_mode: str, on_header: Callable[[pydicom.Datase
         raise ImageReadError(path, f"truncated or corrupt DICOM pixel data: {stored.size} values where the header "
                                    f"declares {frames} x {rows} x {columns} x {samples}")
     stored = stored.reshape(frames, rows, columns, samples)
-    image = _dicom_grey(path, ds, stored) if samples == 1 else rescale(stored, 0, 2**bits_stored - 1)
+    image = dicom_grey(path, ds, stored) if samples == 1 else rescale(stored, 0, 2**bits_stored - 1)
     volume = np.ascontiguousarray(image.transpose(3, 0, 1, 2))  # (C, frames, H, W)
     return _volume_output(volume, nifti_mode) if frames > 1 else volume[:, 0]
 
@@ -340,7 +293,7 @@ def read_image(path: str | os.PathLike, nifti_mode: str = "slice", min_size: int
             DCT scale keeping both sides at least this large (see the module's docstring).
             ``None`` decodes every format at full size.
         on_dicom_header: called with a DICOM file's parsed dataset before its pixels are decoded
-            (to read its tags in the same call, e.g. :func:`~monai_debclust.data.dicom_columns`).
+            (to read its tags in the same call, e.g. :func:`~monai_debclust.curation.dicom_columns`).
         keep_8bit: an 8-bit PNG/JPEG/BMP/TIFF comes back as its ``uint8`` pixels (``[0, 255]``),
             saving two conversions for a caller that wants 8-bit pixels anyway.
 

@@ -15,7 +15,8 @@ from PIL import Image, ImageFilter
 from monai_debclust.archive import ArchiveClusterer, similar_images
 from monai_debclust.bundle import save_trained_network
 from monai_debclust.cli import main
-from monai_debclust.data import CurateArchiveImaged, ImageArchive, make_fundus_cohort, quality_flags, quality_scores
+from monai_debclust.curation import CurateArchiveImaged, quality_flags, quality_scores
+from monai_debclust.data import ImageArchive, make_fundus_cohort
 from monai_debclust.networks import DebClustNet
 
 from .helpers import NETWORK_ARGS

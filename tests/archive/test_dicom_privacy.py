@@ -12,7 +12,8 @@ import torch
 from bad_archive import write_dicom
 
 from monai_debclust.archive import ArchiveClusterer
-from monai_debclust.data import CurateArchiveImaged, ImageArchive, dicom_columns, load_secret
+from monai_debclust.curation import CurateArchiveImaged, dicom_columns, load_secret
+from monai_debclust.data import ImageArchive
 from monai_debclust.networks import DebClustNet
 
 from .helpers import NETWORK_ARGS

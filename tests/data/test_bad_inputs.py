@@ -214,13 +214,13 @@ def test_everything_wrong_archive_skips_exactly_the_bad_files(tmp_path, monkeypa
 #: A project function that each reader calls after decoding, and a file that reaches it.
 CONVERTERS = {
     "_pil_pixels_to_array": UNUSUAL_CASES["RGBA PNG"],
-    "_dicom_grey": None,  # a readable greyscale DICOM, written below
+    "dicom_grey": None,  # a readable greyscale DICOM, written below
     "_volume_output": None,  # a readable NIfTI, written below
 }
 
 
 def _readable_for(tmp_path, converter):
-    if converter == "_dicom_grey":
+    if converter == "dicom_grey":
         return write_dicom(tmp_path / "ct.dcm", np.arange(12, dtype=np.uint16).reshape(3, 4),
                            WindowCenter=6, WindowWidth=8)
     if converter == "_volume_output":

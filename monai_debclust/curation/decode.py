@@ -9,12 +9,12 @@ shrinks it to at most ``working_size`` a side (aspect kept), and from those pixe
   (:func:`~monai_debclust.data.prepare_image`; the pixels differ from a decode straight at the
   model's size by the JPEG scale's box filter, about 1 % of the range);
 (the working image is kept as 8-bit pixels, as the model's input is stored)
-* ``quality``: the four scores of :func:`~monai_debclust.data.quality.quality_scores`;
+* ``quality``: the four scores of :func:`~monai_debclust.curation.quality.quality_scores`;
 * ``signature``: the 16 x 16 pixel signature of duplicate grouping
   (:func:`~monai_debclust.similarity.pixel_signature`);
 * ``thumbnail``: JPEG bytes, ``thumbnail_size`` on the long side (a DICOM through its window);
 * ``content_hash``: SHA-256 of the file's bytes (exact copies);
-* ``dicom``: the :data:`~monai_debclust.data.dicom_columns.DICOM_COLUMNS`, read from the header
+* ``dicom``: the :data:`~monai_debclust.curation.dicom_columns.DICOM_COLUMNS`, read from the header
   the reader parses anyway (empty strings for other formats).
 
 With ``curation=False`` it is :class:`~monai_debclust.data.LoadArchiveImaged` (decode at the
@@ -33,8 +33,8 @@ from monai.transforms import Transform
 from PIL import Image
 
 from monai_debclust.data.dataset import load_image, prepare_image
-from monai_debclust.data.dicom_columns import DICOM_COLUMNS, dicom_columns, key_fingerprint, load_secret
-from monai_debclust.data.quality import quality_scores
+from monai_debclust.curation.dicom_columns import DICOM_COLUMNS, dicom_columns, key_fingerprint, load_secret
+from monai_debclust.curation.quality import quality_scores
 from monai_debclust.data.readers import read_image
 from monai_debclust.similarity import DEFAULT_SIGNATURE_SIZE, content_hash, pixel_signature
 
@@ -82,7 +82,7 @@ class CurateArchiveImaged(Transform):
         curation: False for the model's input only, decoded at ``image_size``.
         working_size: long side of the working decode (at least ``image_size`` is used).
         thumbnail_size: long side of the thumbnails.
-        dicom_secret: the key file of the DICOM hashes (:func:`~monai_debclust.data.dicom_columns.load_secret`;
+        dicom_secret: the key file of the DICOM hashes (:func:`~monai_debclust.curation.dicom_columns.load_secret`;
             ``None``: the user's default, made once).
         dtype: of ``image``; ``torch.uint8`` as training stores pixels.
     """
