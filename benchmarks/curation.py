@@ -4,12 +4,13 @@
    peak memory (``VmHWM`` of a fresh process) of :func:`~monai_debclust.similarity.group_duplicates`
    (content hashes + cosine >= 0.999, as ``duplicates.csv``) plus
    :func:`~monai_debclust.similarity.top_k_neighbours` with k = 5 (as ``neighbours.csv``); past
-   :data:`~monai_debclust.similarity.EXACT_SEARCH_LIMIT` rows both use faiss' inverted lists.
+   :data:`~monai_debclust.similarity.EXACT_SEARCH_LIMIT` rows the grouping's range search uses faiss'
+   inverted lists and the top-5 search an HNSW graph.
    The embeddings are made like a trained model's: a long-tailed mixture of 200 clusters in a
    16-dimensional latent space, mapped linearly to 128 dimensions, plus isotropic noise, and 1 %
    of them planted as near-copies.
-2. **Recall** of the inverted-list top-5 against exact search on a 10^5 sample (2,000 queries),
-   for several probe counts, on those embeddings and on isotropic Gaussian vectors (the worst case:
+2. **Recall** of the HNSW top-5 against exact search on a 10^5 sample (2,000 queries),
+   for several ``ef_search`` depths, on those embeddings and on isotropic Gaussian vectors (the worst case:
    in 128 dimensions every random vector is nearly as far from all others, so neighbours are
    arbitrary and no index finds them cheaply).
 3. **End to end**: images/s of ``ArchiveClusterer.run`` on a 20,000-file archive built from
@@ -82,18 +83,18 @@ def child_scale(count: int) -> None:
                       "before_mib": base, "groups": groups.summary()["groups"]}))
 
 
-def recall(sample: int = 100_000, queries: int = 2_000, probes: tuple[int, ...] = (8, 16, 32, 64)) -> None:
+def recall(sample: int = 100_000, queries: int = 2_000, depths: tuple[int, ...] = (8, 16, 32, 64)) -> None:
     rng = np.random.default_rng(1)
     for name, x in (("model-like", generated_embeddings(sample, seed=1)),
                     ("gaussian", unit_rows(rng.standard_normal((sample, 128)).astype(np.float32)))):
         rows = rng.choice(sample, queries, replace=False)
         _, exact = top_k_neighbours(x, 5, queries=x[rows], exact_limit=sample)
-        for p in probes:
+        for depth in depths:
             started = time.perf_counter()
-            _, approximate = top_k_neighbours(x, 5, queries=x[rows], exact_limit=0, probes=p)
+            _, approximate = top_k_neighbours(x, 5, queries=x[rows], exact_limit=0, ef_search=depth)
             seconds = time.perf_counter() - started
             hit = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact, approximate)])
-            print(f"recall@5 {name:>10} n={sample:,} probes={p:>3}: {hit:.4f}  ({seconds:.1f} s with the index build)",
+            print(f"recall@5 {name:>10} n={sample:,} ef_search={depth:>3}: {hit:.4f}  ({seconds:.1f} s with the index build)",
                   flush=True)
 
 

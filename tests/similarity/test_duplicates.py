@@ -83,7 +83,7 @@ def test_the_inverted_list_search_finds_the_pairs_the_exact_search_finds():
     found = {tuple(p) for p in approximate}
     assert len(found & {tuple(p) for p in exact}) / len(exact) >= 0.99 and found <= {tuple(p) for p in exact}
     _, exact_neighbours = top_k_neighbours(x[:3000], 5, exact_limit=10**9)
-    _, approximate_neighbours = top_k_neighbours(x[:3000], 5, exact_limit=0, probes=32)
+    _, approximate_neighbours = top_k_neighbours(x[:3000], 5, exact_limit=0)
     recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact_neighbours, approximate_neighbours)])
     assert recall >= 0.9
     assert not np.any(exact_neighbours == np.arange(3000)[:, None])  # an item is not its own neighbour
