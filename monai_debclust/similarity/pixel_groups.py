@@ -62,7 +62,10 @@ def pixel_duplicate_groups(
         :class:`~monai_debclust.similarity.duplicates.DuplicateGroups` in the order of ``paths``.
     """
     paths = [Path(p) for p in paths]
-    ids = [p.relative_to(root).as_posix() if root is not None else str(p) for p in paths]
+    ids = [str(p) for p in paths]
+    if root is not None:  # both made absolute and normal: a path given through ``..`` is still under its root
+        base = Path(os.path.abspath(root))
+        ids = [Path(os.path.abspath(p)).relative_to(base).as_posix() for p in paths]
     hashes = [content_hash(p) for p in paths]
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache_file = folder / f"groups-{groups_cache_key(ids, hashes, threshold, signature_size)[:40]}.npz"

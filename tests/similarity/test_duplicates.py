@@ -110,3 +110,18 @@ def test_groups_of_files_are_cached_under_the_files_hashes_and_settings(tmp_path
         pixel_duplicate_groups(files, root=tmp_path, cache_dir=cache)
     with pytest.raises(AssertionError, match="recomputed"):
         pixel_duplicate_groups(files[:3], root=tmp_path, cache_dir=cache, threshold=0.99)
+
+
+def test_files_given_through_dotdot_share_the_cache_of_their_normal_paths(tmp_path):
+    # the study's isic9 cells named their files "<checkout>/../shared/...", the root normalised
+    (tmp_path / "data").mkdir(), (tmp_path / "other").mkdir()
+    files = []
+    for i in range(3):
+        Image.fromarray(photo(i)).save(tmp_path / "data" / f"{i}.png")
+        files.append(tmp_path / "other" / ".." / "data" / f"{i}.png")
+    cache = tmp_path / "cache"
+    groups = pixel_duplicate_groups(files, root=tmp_path / "data", cache_dir=cache)
+    assert groups.group.tolist() == [0, 1, 2]
+    normal = pixel_duplicate_groups([tmp_path / "data" / f"{i}.png" for i in range(3)], root=tmp_path / "data",
+                                    cache_dir=cache)
+    assert normal.group.tolist() == [0, 1, 2] and len(list(cache.iterdir())) == 1
