@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 #: Folder of the thumbnails beside the report, one ``<row>.jpg`` per row of ``assignments.csv``.
 THUMBNAIL_DIR = "thumbnails"
 #: Long side of a thumbnail in pixels.
-THUMBNAIL_SIZE = 160
+THUMBNAIL_SIZE = 128
 
 
 def thumbnail(image: np.ndarray, size: int = THUMBNAIL_SIZE) -> Image.Image:

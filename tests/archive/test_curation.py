@@ -112,7 +112,7 @@ def test_quality_flags_neighbours_thumbnails_and_columns(planted_run):
     assert first_of_copy["neighbour"] == "normal/normal_00000.png" and float(first_of_copy["similarity"]) > 0.999
     assert len(list((output / "thumbnails").glob("*.jpg"))) == len(rows)
     with Image.open(output / "thumbnails" / "0.jpg") as thumbnail:
-        assert max(thumbnail.size) == 96  # long side min(160, the image's)
+        assert max(thumbnail.size) == 96  # long side min(128, the image's)
 
 
 def test_quality_scores_of_planted_arrays():

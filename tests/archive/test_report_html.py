@@ -203,7 +203,7 @@ def test_report_is_self_contained(bundle_run):
     thumbnails = sorted((bundle_run / "thumbnails").glob("*.jpg"))
     assert len(thumbnails) == len(data["ids"])
     with Image.open(thumbnails[0]) as first:
-        assert max(first.size) == min(160, IMAGE_SIZE)  # the original's size, at most 160 px (never enlarged)
+        assert max(first.size) == min(128, IMAGE_SIZE)  # the original's size, at most 128 px (never enlarged)
     for key in FIGURES:
         assert re.search(rf'<figure id="{key}"><img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)
 

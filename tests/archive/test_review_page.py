@@ -18,7 +18,7 @@ from monai_debclust.review.thumbnails import ensure_thumbnails, thumbnail
 
 def test_thumbnail_long_side_and_volumes():
     picture = thumbnail(np.random.default_rng(0).random((1, 300, 120), dtype=np.float32))
-    assert picture.size == (64, 160) and picture.mode == "RGB"
+    assert picture.size == (51, 128) and picture.mode == "RGB"
     volume = np.zeros((1, 5, 40, 80), dtype=np.float32)
     volume[:, 2] = 1.0  # the middle slice is white
     assert np.asarray(thumbnail(volume)).min() == 255
@@ -30,7 +30,7 @@ def test_ensure_thumbnails_makes_only_the_missing_ones(tmp_path):
     assert ensure_thumbnails(tmp_path / "thumbs", paths) == 3  # the missing file gets none
     assert not (tmp_path / "thumbs" / "3.jpg").exists()
     with Image.open(tmp_path / "thumbs" / "0.jpg") as first:
-        assert first.size == (160, 160)
+        assert first.size == (128, 128)
     assert ensure_thumbnails(tmp_path / "thumbs", paths) == 0
 
 
