@@ -11,6 +11,8 @@ as the study (``--duplicate-cache`` shares its cache):
   initial weights, the features every arm starts from.
 
     python benchmarks/floors.py runs/study/screen/data/fundus_r9 --classes normal glaucoma
+    python benchmarks/floors.py runs/study/screen/data/fundus_r9 --classes normal glaucoma \
+        --patient-pattern '^(\d+)_(?:left|right)'       # both eyes of one patient in one fold
     python benchmarks/floors.py ../shared/data/isic9/Train --test ../shared/data/isic9/Test
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +56,8 @@ def main() -> None:
     parser.add_argument("--test", type=Path, help="the data set's own test folder (isic9 Test/)")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--duplicate-cache", type=Path, help="the study's duplicate cache folder")
+    parser.add_argument("--patient-pattern", help="regular expression whose first group, matched on a file "
+                        "name, is its patient id (a non-matching name has none)")
     args = parser.parse_args()
     classes = args.classes or sorted(p.name for p in args.folder.iterdir() if p.is_dir())
     items = listing(args.folder, classes, False) + (listing(args.test, classes, True) if args.test else [])
@@ -63,12 +68,16 @@ def main() -> None:
     labels = np.array([sample["label"] for sample in samples])
     groups = pixel_duplicate_groups([item["path"] for item in items], cache_dir=args.duplicate_cache)
     is_test = np.array([item["test"] for item in items]) if args.test else None
+    patients = None
+    if args.patient_pattern:
+        found = [re.match(args.patient_pattern, Path(item["path"]).name) for item in items]
+        patients = [match.group(1) if match else "" for match in found]
     pixels = images.reshape(len(images), -1).float().numpy()
     pixels = (pixels - pixels.mean(axis=0)) / (pixels.std(axis=0) + 1e-6)
     print(f"{args.folder}: {len(items)} images ({len(skipped)} skipped), classes {classes}")
     for name, features in (("pixels", pixels), ("untrained", untrained_features(images))):
         scores = evaluate_protocols(features, labels, classes, protocols=("linear", "knn", "clustering"),
-                                    groups=groups, is_test=is_test)
+                                    groups=groups, extra_keys=patients, is_test=is_test)
         cells = "  ".join(f"{row} f1 {scores[row]['f1']:.3f} minority {scores[row]['minority_f1']:.3f}"
                           for row in ROWS if row in scores)
         print(f"{name:>9}: {cells}", flush=True)
