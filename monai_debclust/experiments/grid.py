@@ -14,6 +14,7 @@ Example (paths relative to the working directory)::
         classes: [normal, glaucoma]    # the classes used, from the largest to the smallest
         largest: 900                   # images of the first class
         imbalance_ratios: [9, 3]       # largest : smallest; "native" takes the folder as it is
+        file_pattern: '^\d+_(left|right)\.jpg$'   # optional: only file names this regular expression matches
       isic9:
         bundle: isic2018
         path: ../shared/data/isic9/Train
@@ -25,11 +26,14 @@ A ratio other than ``native`` builds a seeded long-tailed subset (Cao et al., 20
 method and seed of that cell trains on the same images. Every cell's evaluation splits its folds
 by the pixel duplicate groups of its images, cached once for the whole grid under
 ``<output_dir>/duplicates`` (a grid setting ``duplicate_cache_dir`` names another folder).
+A ``file_pattern`` draws the subset from the matching file names only (``re.search``), e.g. the
+photographs of one source when a folder mixes several.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +55,8 @@ class DatasetSpec:
     """One data set of a grid: its bundle, its folder, the classes used and the imbalance ratios.
 
     ``settings`` overrides the grid's settings for this data set's runs (e.g. its epochs); a
-    recipe's settings override both.
+    recipe's settings override both. ``file_pattern`` (a regular expression) keeps only the file
+    names it matches when a numeric ratio draws the subset.
     """
 
     name: str
@@ -62,6 +67,7 @@ class DatasetSpec:
     largest: int | None = None
     test_path: Path | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    file_pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,11 +170,19 @@ def _dataset(name: str, spec: Mapping[str, Any], base: Path) -> DatasetSpec:
     if any(r != NATIVE for r in ratios) and (not classes or not spec.get("largest")):
         raise ValueError(f"dataset {name}: a numeric imbalance ratio needs 'classes' (largest first) and 'largest'.")
     test_path = spec.get("test_path")
+    file_pattern = spec.get("file_pattern")
+    if file_pattern is not None:
+        if NATIVE in ratios:
+            raise ValueError(f"dataset {name}: file_pattern applies to a drawn subset, not to the {NATIVE!r} ratio.")
+        try:
+            re.compile(file_pattern)
+        except (re.error, TypeError) as error:
+            raise ValueError(f"dataset {name}: file_pattern {file_pattern!r} is not a regular expression ({error}).")
     return DatasetSpec(name, str(_require(spec, "bundle", f"dataset {name}")),
                        base / Path(_require(spec, "path", f"dataset {name}")).expanduser(), ratios,
                        None if classes is None else tuple(classes), spec.get("largest"),
                        None if test_path is None else base / Path(test_path).expanduser(),
-                       dict(spec.get("settings") or {}))
+                       dict(spec.get("settings") or {}), file_pattern)
 
 
 def load_grid(path: str | os.PathLike) -> ExperimentGrid:
@@ -195,8 +209,9 @@ def load_grid(path: str | os.PathLike) -> ExperimentGrid:
     )
 
 
-def _class_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.name.lower().endswith(IMAGE_EXTENSIONS))
+def _class_files(folder: Path, file_pattern: str | None = None) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.name.lower().endswith(IMAGE_EXTENSIONS)
+                  and (file_pattern is None or re.search(file_pattern, p.name)))
 
 
 def prepare_dataset(grid: ExperimentGrid, dataset: DatasetSpec, ratio: Any, seed: int = 0) -> Path:
@@ -208,9 +223,10 @@ def prepare_dataset(grid: ExperimentGrid, dataset: DatasetSpec, ratio: Any, seed
     rng = np.random.default_rng(seed)
     staging = target.with_name(target.name + ".partial")
     for name, count in zip(dataset.classes, counts):
-        files = _class_files(dataset.path / name)
+        files = _class_files(dataset.path / name, dataset.file_pattern)
         if len(files) < count:
-            raise ValueError(f"dataset {dataset.name}: class {name!r} has {len(files)} images, {count} needed.")
+            matching = "" if dataset.file_pattern is None else f" matching {dataset.file_pattern!r}"
+            raise ValueError(f"dataset {dataset.name}: class {name!r} has {len(files)} images{matching}, {count} needed.")
         (staging / name).mkdir(parents=True, exist_ok=True)
         for index in np.sort(rng.choice(len(files), count, replace=False)):
             link = staging / name / files[index].name

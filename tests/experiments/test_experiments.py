@@ -85,8 +85,34 @@ def test_a_ratio_builds_a_seeded_longtailed_subset_of_links(tmp_path, cohort):
     assert prepare_dataset(grid, grid.datasets[0], "native") == cohort
 
 
+def test_a_file_pattern_draws_the_subset_from_matching_names_only(tmp_path):
+    import yaml
+
+    for name, files in {"normal": [f"{i}_left.jpg" for i in range(9)],
+                        "glaucoma": ["1_right.jpg", "2_right.jpg", "3_left.jpg", "_7_x.jpg", "Glaucoma_1.png"]}.items():
+        (tmp_path / "src" / name).mkdir(parents=True)
+        for file in files:
+            (tmp_path / "src" / name / file).write_bytes(b"")
+    spec = {"bundle": "refuge", "path": str(tmp_path / "src"), "classes": ["normal", "glaucoma"], "largest": 9,
+            "imbalance_ratios": [3], "file_pattern": r"^\d+_(left|right)\.jpg$"}
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump({"output_dir": str(tmp_path / "out"), "methods": ["simclr"],
+                                                        "datasets": {"one_source": spec}}))
+    grid = load_grid(tmp_path / "grid.yaml")
+    folder = prepare_dataset(grid, grid.datasets[0], 3)
+    assert sorted(p.name for p in (folder / "glaucoma").iterdir()) == ["1_right.jpg", "2_right.jpg", "3_left.jpg"]
+    spec["largest"], spec["imbalance_ratios"] = 9, [2]
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump({"output_dir": str(tmp_path / "out2"), "methods": ["simclr"],
+                                                        "datasets": {"one_source": spec}}))
+    grid = load_grid(tmp_path / "grid.yaml")
+    with pytest.raises(ValueError, match=r"'glaucoma' has 3 images matching .*, 5 needed"):
+        prepare_dataset(grid, grid.datasets[0], 2)
+
+
 @pytest.mark.parametrize("content, message", [
     ({"methods": ["byol"]}, "unknown method"),
+    ({"datasets": {"d": {"bundle": "refuge", "path": ".", "file_pattern": "("}}}, "not to the 'native' ratio"),
+    ({"datasets": {"d": {"bundle": "refuge", "path": ".", "classes": ["a", "b"], "largest": 2,
+                         "imbalance_ratios": [2], "file_pattern": "("}}}, "not a regular expression"),
     ({"datasets": {"d": {"bundle": "refuge", "path": ".", "imbalance_ratios": [9]}}}, "needs 'classes'"),
     ({"datasets": {"d": {"bundle": "refuge", "path": ".", "imbalance_ratios": [0.5]}}}, "a number >= 1"),
 ])
