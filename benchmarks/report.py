@@ -2,7 +2,7 @@
 
 Writes a synthetic clustering folder of ``--rows`` images (random long-tailed clusters, 32-D
 embeddings, quality flags and duplicate groups on a few rows; every thumbnail a copy of one
-160 px JPEG's bytes, so making them costs little), builds ``report.html`` with the given map method, and
+``THUMBNAIL_SIZE`` JPEG's bytes, so making them costs little), builds ``report.html`` with the given map method, and
 has headless Chromium open it ``--repeats`` times: the page records in ``data-ready-ms`` the
 milliseconds from navigation start to its first full draw (data parsed, map drawn, first gallery
 page laid out).
@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from monai_debclust.review.page import render_review_page, review_page_data
+from monai_debclust.review.thumbnails import THUMBNAIL_SIZE
 
 
 def synthetic_run(folder: Path, rows: int, clusters: int = 7, seed: int = 0) -> Path:
@@ -48,7 +49,7 @@ def synthetic_run(folder: Path, rows: int, clusters: int = 7, seed: int = 0) -> 
             handle.write(f"{group},site{k % 13}/patient{k // 40:05d}/image_{k:06d}.png,near,0.99,x,0\n")
     thumbnails = folder / "thumbnails"
     thumbnails.mkdir()
-    Image.new("RGB", (160, 160), (180, 90, 40)).save(thumbnails / "0.jpg", quality=80)
+    Image.new("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE), (180, 90, 40)).save(thumbnails / "0.jpg", quality=80)
     jpeg = (thumbnails / "0.jpg").read_bytes()
     for k in range(1, rows):
         (thumbnails / f"{k}.jpg").write_bytes(jpeg)
