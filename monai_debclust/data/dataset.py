@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from monai_debclust.data.readers import read_image
 from monai_debclust.data.skips import FILE_ERRORS, ImageReadError, as_read_error
+from monai_debclust.transforms.batch import to_unit_float
 from monai_debclust.transforms.color import LUMA_WEIGHTS
 from monai_debclust.utils import atomic_write
 
@@ -148,13 +149,13 @@ class LoadArchiveImaged(MapTransform):
 
 
 class ToFloatd(MapTransform):
-    """``uint8`` images (as :func:`load_cohort` stores them) to ``float32 / 255``; others to ``float32``."""
+    """``uint8`` images (as :func:`load_cohort` stores them) to ``float32 / 255``, floating-point ones to
+    ``float32``: :func:`~monai_debclust.transforms.to_unit_float` on each key."""
 
     def __call__(self, data: Mapping) -> dict:
         d = dict(data)
         for key in self.key_iterator(d):
-            image = torch.as_tensor(d[key])
-            d[key] = image.float().div_(255.0) if image.dtype == torch.uint8 else image.float()
+            d[key] = to_unit_float(torch.as_tensor(d[key]))
         return d
 
 

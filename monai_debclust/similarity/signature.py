@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from monai_debclust.utils.colour import LUMA_WEIGHTS
+
 __all__ = ["DEFAULT_SIGNATURE_SIZE", "as_feature_matrix", "content_hash", "pixel_signature", "pixel_signatures"]
 
 #: Side of the grey thumbnail a signature is made of.
@@ -63,8 +65,8 @@ def _grey(image: ImageLike) -> Image.Image:
     array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
-    elif array.ndim == 3 and array.shape[2] in (3, 4):  # ITU-R 601 luma, as PIL's "L" conversion
-        array = array[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    elif array.ndim == 3 and array.shape[2] in (3, 4):  # luma, as PIL's "L" conversion
+        array = array[..., :3].astype(np.float32) @ np.array(LUMA_WEIGHTS, dtype=np.float32)
     if array.ndim != 2:
         raise ValueError(f"an image array must be (H, W) or (H, W, C) with C in 1, 3, 4, got shape {array.shape}.")
     return Image.fromarray(np.ascontiguousarray(array, dtype=np.float32), mode="F")

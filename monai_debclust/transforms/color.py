@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from monai_debclust.transforms.batch import Params, RandBatchTransform, apply_to_chosen, per_sample
+from monai_debclust.utils.colour import LUMA_WEIGHTS
 
 __all__ = [
     "LUMA_WEIGHTS",
@@ -25,8 +26,6 @@ __all__ = [
     "RandGrayscale",
 ]
 
-#: ITU-R BT.601 luma weights, the grayscale of PIL and torchvision.
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def _require_rgb(images: torch.Tensor, what: str) -> None:

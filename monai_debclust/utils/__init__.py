@@ -1,5 +1,6 @@
-"""Helpers every layer may use: atomic result files, and ``torch.distributed`` start-up and collectives."""
+"""Helpers every layer may use: atomic result files, ``torch.distributed`` start-up and collectives, the luma weights."""
 
+from monai_debclust.utils.colour import LUMA_WEIGHTS
 from monai_debclust.utils.dist import (
     broadcast_from_main,
     finalize_distributed,
@@ -15,6 +16,7 @@ from monai_debclust.utils.dist import (
 from monai_debclust.utils.files import atomic_path, atomic_write, write_json
 
 __all__ = [
+    "LUMA_WEIGHTS",
     "atomic_path",
     "atomic_write",
     "broadcast_from_main",

@@ -106,6 +106,28 @@ def test_targets_are_full_dotted_paths(name):
     assert all(target.split(".")[0] in {"monai", "monai_debclust", "torch"} for target in targets), targets
 
 
+def _expressions(node):
+    if isinstance(node, str) and node.startswith("$"):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _expressions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _expressions(value)
+
+
+@pytest.mark.parametrize("bundle", BUNDLES)
+def test_plugin_calls_of_more_than_one_argument_are_target_dictionaries(bundle):
+    """A reader sees a plugin function's arguments by name: ``$`` strings call ours with one argument at most."""
+    import re
+
+    for config in sorted((REPO / "bundles" / bundle).rglob("*.json")):
+        calls = [expression for expression in _expressions(load(config))
+                 if re.search(r"monai_debclust\.[\w.]+\([^()]*,", expression)]
+        assert not calls, f"{config.relative_to(REPO)}: {calls}"
+
+
 @pytest.mark.parametrize("bundle", BUNDLES)
 def test_metadata_has_the_zoo_fields_and_one_output_channel_per_cluster(bundle):
     metadata = load(REPO / "bundles" / bundle / "configs" / "metadata.json")
