@@ -150,12 +150,12 @@ class LoadArchiveImaged(MapTransform):
 
 class ToFloatd(MapTransform):
     """``uint8`` images (as :func:`load_cohort` stores them) to ``float32 / 255``, floating-point ones to
-    ``float32``: :func:`~monai_debclust.transforms.to_unit_float` on each key."""
+    ``float32``: :func:`~monai_debclust.transforms.to_unit_float` on each key, then ``float32``."""
 
     def __call__(self, data: Mapping) -> dict:
         d = dict(data)
         for key in self.key_iterator(d):
-            d[key] = to_unit_float(torch.as_tensor(d[key]))
+            d[key] = to_unit_float(torch.as_tensor(d[key])).float()
         return d
 
 

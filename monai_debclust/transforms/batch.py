@@ -31,13 +31,13 @@ Params = dict[str, Any]
 
 
 def to_unit_float(images: torch.Tensor) -> torch.Tensor:
-    """``uint8`` images to ``float32 / 255``; floating-point images (assumed in ``[0, 1]``) as ``float32``
-    (the same tensor when it already is): the one uint8 -> float step of training and inference."""
+    """``uint8`` images to ``float32 / 255``; floating-point images (assumed in ``[0, 1]``) unchanged: the one
+    uint8 -> float step of training and inference."""
     if images.dtype == torch.uint8:
         return images.float().div_(255.0)
     if not torch.is_floating_point(images):
         raise TypeError(f"expected uint8 or float images in [0, 1], got dtype {images.dtype}.")
-    return images.float()
+    return images
 
 
 def cat_params(parts: Sequence[Params]) -> Params:
