@@ -161,10 +161,29 @@ def _cards(summary: Mapping) -> str:
     ) + "</div>"
 
 
+def _facts(summary: Mapping) -> str:
+    """What this run embedded, the quality flag counts and the patients, each only where ``summary.json`` has it."""
+    images, curation = summary["images"], summary.get("curation") or {}
+    facts = []
+    if "new" in images:
+        kept = images.get("from_earlier_run")
+        facts.append(f"{images['new']} new or changed files read in this run"
+                     + ("" if kept is None else f", {kept} kept from the last run"))
+    if curation.get("quality"):
+        counts = ", ".join(f"{count} {flag.replace('_', ' ')}" for flag, count in curation["quality"].items())
+        facts.append(f"quality flags: {counts} (an image may carry several)")
+    if "patients" in curation:
+        facts.append(f"{curation['patients']} patients (DICOM PatientID, as keyed hashes)")
+    return "<ul class='facts'>" + "".join(f"<li>{_e(fact)}</li>" for fact in facts) + "</ul>" if facts else ""
+
+
 def _cluster_table(summary: Mapping, metrics: Mapping | None) -> str:
     clusters = summary["clusters"]
     total = max(sum(clusters["counts"]), 1)
     header = ["cluster", "images", "share", "mean confidence", "outliers"]
+    patients = (summary.get("curation") or {}).get("patients_per_cluster")
+    if patients is not None:
+        header.append("patients")
     matched = {}
     if metrics is not None:
         names = dict(zip(metrics["classes"], metrics["class_names"]))
@@ -175,6 +194,8 @@ def _cluster_table(summary: Mapping, metrics: Mapping | None) -> str:
         zip(clusters["counts"], clusters["mean_confidence"], clusters["outliers"])
     ):
         row = [k, count, f"{100.0 * count / total:.1f} %", confidence, outliers]
+        if patients is not None:
+            row.append(patients[k] if k < len(patients) else 0)  # the list ends at the last non-empty cluster
         if metrics is not None:
             row.append(matched.get(k, "–"))
         rows.append(row)
@@ -226,7 +247,8 @@ def render_report_sections(
 
     Args:
         summary: the run's ``summary.json`` content (keys ``archive``, ``bundle``, ``created``,
-            ``images``, ``clusters``, ``outlier_rule``, ``settings``, ``timings``).
+            ``images``, ``clusters``, ``outlier_rule``, ``settings``, ``timings``; ``images.new`` and
+            ``curation`` (quality flag counts, patients) are shown where present).
         figures: the figures of :func:`report_figures`, placed in their sections by key
             (``sizes``, ``map``, ``montage``; ``confusion`` with the metrics).
         metrics: a :func:`~monai_debclust.evaluation.metrics.cluster_report` when labels were known.
@@ -241,6 +263,7 @@ def render_report_sections(
         f"<p class='sub'>Bundle {_e(bundle.get('name') or '–')} version {_e(bundle.get('version') or '–')} · "
         f"{_e(summary['created'])}</p>",
         _cards(summary),
+        _facts(summary),
         "<h2 id='clusters'>Clusters</h2>",
         f"<p class='note'>Clusters from {'the trained clustering head' if source == 'head' else 'k-means on the embeddings'}"
         f"; confidence is the largest soft assignment q. An image is an outlier when its distance to the nearest "

@@ -9,6 +9,8 @@ and style inline (vanilla JavaScript, nothing from the network). It shows
 * per-cluster galleries paging through every image, with confidence, outlier, quality and
   duplicate badges, filtered by cluster, label and flag; only the visible page's thumbnails are
   requested (``src`` is set when a page is drawn), so 10^5 images open as fast as 100;
+* the duplicate groups of ``duplicates.csv``, conflicting labels first, a row of thumbnails per
+  group with each member's kind, similarity and label, paged the same way;
 * the review: name clusters, merge a cluster into another, move or exclude images, and download
   the decisions as ``review.json`` (a Blob download, no server) for ``monai-debclust labels``.
 
@@ -73,19 +75,33 @@ def _neighbours(folder: Path, embeddings: np.ndarray, count: int) -> np.ndarray:
     return table
 
 
-def _duplicates(folder: Path, row_of: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """``(group, conflict)`` per row from ``duplicates.csv``; group ``-1`` for images in none."""
+def _duplicates(folder: Path, row_of: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, dict[str, list] | None]:
+    """``(group, conflict)`` per row (group ``-1`` for images in none) and the groups, from ``duplicates.csv``.
+
+    Returns:
+        The two per-row arrays and, ``None`` without the file, the members as column arrays:
+        ``rows``, ``kind`` (an index into ``kinds``) and ``similarity`` (to the group's first
+        member), group after group with the groups whose labels conflict first and otherwise in
+        the file's order (which :meth:`~monai_debclust.similarity.DuplicateGroups.records` already
+        writes conflicts first).
+    """
     group = np.full(len(row_of), -1, dtype=np.int64)
     conflict = np.zeros(len(row_of), dtype=bool)
     path = folder / "duplicates.csv"
-    if path.is_file():
-        with open(path, newline="", encoding="utf-8") as handle:
-            for entry in csv.DictReader(handle):
-                row = row_of.get(entry["id"])
-                if row is not None:
-                    group[row] = int(entry["group"])
-                    conflict[row] = _truthy(entry.get("conflict"))
-    return group, conflict
+    if not path.is_file():
+        return group, conflict, None
+    members, seen, kinds = [], {}, {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        for entry in csv.DictReader(handle):
+            row = row_of.get(entry["id"])
+            if row is not None:
+                group[row], conflict[row] = int(entry["group"]), _truthy(entry.get("conflict"))
+                seen.setdefault(int(group[row]), len(seen))
+                members.append((row, kinds.setdefault(entry["kind"], len(kinds)), float(entry["similarity"])))
+    conflicting = set(group[conflict].tolist())
+    members.sort(key=lambda member: (int(group[member[0]]) not in conflicting, seen[int(group[member[0]])]))
+    return group, conflict, {"rows": [m[0] for m in members], "kind": [m[1] for m in members],
+                             "similarity": [round(m[2], 6) for m in members], "kinds": list(kinds)}
 
 
 def review_page_data(folder: str | os.PathLike, archive_root: str | os.PathLike, map_method: str = "auto",
@@ -107,7 +123,7 @@ def review_page_data(folder: str | os.PathLike, archive_root: str | os.PathLike,
     low, high = points.min(axis=0), points.max(axis=0)
     scaled = np.rint((points - low) / np.maximum(high - low, 1e-12) * _MAP_SCALE).astype(np.int64)
     made = ensure_thumbnails(folder / THUMBNAIL_DIR, [Path(archive_root) / image_id for image_id in ids])
-    group, conflict = _duplicates(folder, {image_id: k for k, image_id in enumerate(ids)})
+    group, conflict, duplicates = _duplicates(folder, {image_id: k for k, image_id in enumerate(ids)})
     flags = np.zeros(len(ids), dtype=np.int64)
     for k, row in enumerate(rows):
         bits = FLAG_BITS["outlier"] * _truthy(row.get("outlier"))
@@ -126,6 +142,7 @@ def review_page_data(folder: str | os.PathLike, archive_root: str | os.PathLike,
         "label": [label_index.get(row.get("label") or "", -1) for row in rows],
         "label_names": label_names,
         "duplicate_group": group.tolist(),
+        "duplicates": duplicates,
         "neighbours": _neighbours(folder, embeddings, len(ids)).ravel().tolist(),
         "neighbours_k": NEIGHBOURS,
         "dicom": dicom,

@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from monai_debclust.archive.outputs import write_report
+
 from .helpers import IMAGE_SIZE
 
 pytestmark = pytest.mark.slow
@@ -206,6 +208,10 @@ def test_report_is_self_contained(bundle_run):
         assert max(first.size) == min(128, IMAGE_SIZE)  # the original's size, at most 128 px (never enlarged)
     for key in FIGURES:
         assert re.search(rf'<figure id="{key}"><img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)
+    summary = json.loads((bundle_run / "summary.json").read_text())
+    assert f"<li>{summary['images']['new']} new or changed files read in this run, 0 kept from the last run" in page
+    quality = summary["curation"]["quality"]
+    assert f"quality flags: {quality['dark']} dark, {quality['light']} light, {quality['blurry']} blurry" in page
 
 
 def test_report_renders_in_headless_chromium_without_console_errors(bundle_run, tmp_path):
@@ -320,3 +326,51 @@ def test_review_check_fails_on_a_broken_report(bundle_run, tmp_path):
     problems, _, _ = review_in_browser((broken / "report.html").as_uri(), str(downloads), "healthy eyes")
     assert any(problem.startswith("failed to load") and "0.jpg" in problem for problem in problems), problems
     assert any("ReferenceError: notDefinedHere" in problem for problem in problems), problems
+
+
+def duplicates_in_browser(url: str) -> tuple[list[str], list[dict]]:
+    """Load the report and wait until the duplicate groups' thumbnails have loaded.
+
+    Returns the problems seen meanwhile (as :func:`browser_problems`) and, per group drawn in page
+    order, whether it is marked as a conflict, its text and its thumbnails' natural widths.
+    """
+    problems: list[str] = []
+    requested: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as profile:
+        browser = _DevTools(profile)
+        try:
+            target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Runtime", "Log", "Network", "Page"):
+                browser.call(f"{domain}.enable", session=session)
+            browser.call("Page.navigate", {"url": url}, session)
+            _wait_for(browser, session, "document.readyState === 'complete' && "
+                      "[...document.querySelectorAll('#duplicates img')].every((img) => img.complete)")
+            groups = _evaluate(browser, session, "[...document.querySelectorAll('#duplicates .group')].map((g) => "
+                               "({conflict: g.classList.contains('conflict'), text: g.innerText, "
+                               "widths: [...g.querySelectorAll('img')].map((img) => img.naturalWidth)}))")
+            for message in browser.events(time.monotonic() + 1.0):  # what happened meanwhile, and late errors
+                _record(message, problems, requested)
+        finally:
+            browser.close()
+    return problems, groups
+
+
+def test_duplicate_groups_render_with_thumbnails_conflicts_first(bundle_run, tmp_path):
+    """A copy of the run with two duplicate groups, the conflicting one last in the file: the page lists it first."""
+    copy = tmp_path / "clustering"
+    shutil.copytree(bundle_run, copy, ignore=shutil.ignore_patterns("parts*"))
+    with open(copy / "assignments.csv", newline="") as handle:
+        ids = [row["id"] for row in csv.DictReader(handle)]
+    (copy / "duplicates.csv").write_text(
+        f"group,id,kind,similarity,label,conflict\n7,{ids[5]},exact,1.000000,a,0\n7,{ids[6]},near,0.999300,a,0\n"
+        f"2,{ids[0]},exact,1.000000,a,1\n2,{ids[1]},near,0.999500,b,1\n2,{ids[2]},near,0.999100,b,1\n")
+    write_report(copy, json.loads((copy / "summary.json").read_text()), [], None, [])
+    problems, groups = duplicates_in_browser((copy / "report.html").as_uri())
+    assert problems == []
+    assert [group["conflict"] for group in groups] == [True, False]
+    assert groups[0]["text"].startswith("group 2 · 3 images · labels conflict") and ids[0] in groups[0]["text"]
+    assert "near · 0.9995" in groups[0]["text"] and groups[1]["text"].startswith("group 7 · 2 images\n")
+    with Image.open(copy / "thumbnails" / "0.jpg") as thumbnail:
+        assert groups[0]["widths"] == [thumbnail.width] * 3 and len(groups[1]["widths"]) == 2
+    assert all(width > 0 for width in groups[1]["widths"])  # every thumbnail loaded

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from monai_debclust.data import make_fundus_cohort
+from monai_debclust.evaluation.report import render_report_sections
 from monai_debclust.review.embedding_map import embedding_map_2d
 from monai_debclust.review.page import FLAG_BITS, NEIGHBOURS, render_review_page, review_page_data
 from monai_debclust.review.thumbnails import ensure_thumbnails, thumbnail
@@ -61,8 +62,9 @@ def _run_folder(tmp_path, curation: bool):
             extra = [int(k == 1), 0, int(k == 2), 0, "OP"] if curation else []
             writer.writerow([image_id, k % 2, "0.75", int(k == 0), image_id.split("/")[0], *extra])
     if curation:
-        (folder / "duplicates.csv").write_text(f"group,id,kind,similarity,label,conflict\n0,{ids[3]},exact,1.0,x,1\n"
-                                               f"0,{ids[4]},exact,1.0,y,1\n")
+        (folder / "duplicates.csv").write_text(  # a group without a conflict first: the page lists conflicts first
+            f"group,id,kind,similarity,label,conflict\n5,{ids[5]},exact,1.0,normal,0\n"
+            f"5,{ids[6]},near,0.9993,normal,0\n0,{ids[3]},exact,1.0,x,1\n0,{ids[4]},exact,1.0,y,1\n")
         (folder / "neighbours.csv").write_text("row,id,rank,neighbour_row,neighbour,similarity\n"
                                                f"0,{ids[0]},2,7,{ids[7]},0.5\n0,{ids[0]},1,5,{ids[5]},0.9\n")
     return root, ids, folder
@@ -77,7 +79,7 @@ def test_page_data_without_curation_outputs(tmp_path):
     assert min(data["x"]) == 0 and max(data["x"]) == 10_000
     neighbours = np.array(data["neighbours"]).reshape(len(ids), NEIGHBOURS)
     assert (neighbours[:, : len(ids) - 1] >= 0).all() and (neighbours != np.arange(len(ids))[:, None]).all()
-    assert data["dicom"] == {} and data["map_method"].startswith("PCA")
+    assert data["dicom"] == {} and data["map_method"].startswith("PCA") and data["duplicates"] is None
 
 
 def test_page_data_reads_the_curation_outputs(tmp_path):
@@ -88,13 +90,49 @@ def test_page_data_reads_the_curation_outputs(tmp_path):
     assert data["thumbnails_made"] == len(ids) - 1
     assert data["flags"][1] & FLAG_BITS["dark"] and data["flags"][2] & FLAG_BITS["blurry"]
     assert data["flags"][3] & FLAG_BITS["duplicate"] and data["flags"][3] & FLAG_BITS["label_conflict"]
-    assert data["duplicate_group"][:5] == [-1, -1, -1, 0, 0]
+    assert data["duplicate_group"][:7] == [-1, -1, -1, 0, 0, 5, 5]
+    groups = data["duplicates"]
+    assert groups["rows"] == [3, 4, 5, 6]  # the conflicting group before the other
+    assert [groups["kinds"][k] for k in groups["kind"]] == ["exact", "exact", "exact", "near"]
+    assert groups["similarity"] == [1.0, 1.0, 1.0, 0.9993]
+    assert not data["flags"][5] & FLAG_BITS["label_conflict"]
     assert data["neighbours"][:3] == [5, 7, -1]  # by rank, from neighbours.csv
     assert data["dicom"]["modality"] == ["OP"] * len(ids)
-    page = render_review_page(data, 2, "archive </script>", "<h2>Summary</h2>")
+    summary = _summary(new=3, from_earlier_run=5)
+    summary["curation"] = {"quality": {"dark": 1, "light": 0, "blurry": 1, "low_information": 0}}
+    page = render_review_page(data, 2, "archive </script>", render_report_sections(summary, []))
     block = re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1)
     assert json.loads(block.replace("<\\/", "</"))["num_clusters"] == 2
     assert "archive &lt;/script&gt;" in page and "Download review.json" in page
+    assert "<section id=\"duplicates-section\" hidden>" in page  # the script shows it when there are groups
+    assert "3 new or changed files read in this run, 5 kept from the last run" in page
+    assert "quality flags: 1 dark, 0 light, 1 blurry, 0 low information" in page
+    assert "<th>patients</th>" not in page  # no DICOM columns
+
+
+def _summary(**images) -> dict:
+    """A ``summary.json`` of an older run: no ``images.new``, no ``curation``; ``images`` adds to its counts."""
+    return {"archive": "archive", "bundle": {}, "created": "2024-01-01T00:00:00+00:00",
+            "images": {"found": 8, "clustered": 8, "skipped": 0, "outliers": 1, **images},
+            "clusters": {"source": "head", "num_clusters": 3, "counts": [4, 4, 0], "mean_confidence": [0.8, 0.7, None],
+                         "outliers": [1, 0, 0], "imbalance_ratio": None},
+            "outlier_rule": {"percentile": 95.0, "max_distance": 1.0, "min_confidence": 0.5,
+                             "fixed_min_confidence": False},
+            "settings": {}, "timings": {}}
+
+
+def test_summary_shows_new_images_quality_counts_and_patients_only_where_the_run_has_them():
+    older = render_report_sections(_summary(), [])
+    assert "class='facts'" not in older and "patients" not in older and "quality flags" not in older
+    summary = _summary(new=0, from_earlier_run=8)
+    summary["curation"] = {"quality": {"dark": 2, "light": 0, "blurry": 1, "low_information": 4}, "patients": 3,
+                           "patients_per_cluster": [2, 1]}  # the list ends at the last non-empty cluster
+    sections = render_report_sections(summary, [])
+    assert "<li>0 new or changed files read in this run, 8 kept from the last run</li>" in sections
+    assert "quality flags: 2 dark, 0 light, 1 blurry, 4 low information" in sections
+    assert "3 patients" in sections and "<th>outliers</th><th>patients</th>" in sections
+    cells = re.findall(r"<tr><td class='num'>(\d)</td>.*?<td class='num'>(\d)</td></tr>", sections)
+    assert cells == [("0", "2"), ("1", "1"), ("2", "0")]  # patients per cluster, the empty cluster 0
 
 
 @pytest.mark.slow

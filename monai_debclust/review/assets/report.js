@@ -94,6 +94,45 @@
     $("page-info").textContent = `page ${page + 1} of ${pages}`;
   }
 
+  // ---- duplicate groups (duplicates.csv): conflicting labels first, GROUPS to a page, GROUP_TILES shown each
+  const DUP = D.duplicates, GROUPS = 10, GROUP_TILES = 12, groups = [];  // groups: [start, end) in DUP.rows
+  if (DUP) DUP.rows.forEach((i, m) => {
+    if (m && D.duplicate_group[i] === D.duplicate_group[DUP.rows[m - 1]]) groups[groups.length - 1][1] = m + 1;
+    else groups.push([m, m + 1]);
+  });
+  let groupPage = 0;
+  function drawDuplicates() {
+    const pages = Math.max(1, Math.ceil(groups.length / GROUPS));
+    groupPage = Math.min(Math.max(groupPage, 0), pages - 1);
+    const box = $("duplicates"); box.textContent = "";
+    for (const [start, end] of groups.slice(groupPage * GROUPS, (groupPage + 1) * GROUPS)) {
+      const first = DUP.rows[start], conflict = (D.flags[first] & BITS.label_conflict) !== 0;
+      const row = document.createElement("div"), head = document.createElement("p");
+      const strip = document.createElement("div"), group = D.duplicate_group[first];
+      row.className = conflict ? "group conflict" : "group"; row.dataset.group = group;
+      head.textContent = `group ${group} · ${end - start} images` + (conflict ? " · labels conflict" : "")
+        + (end - start > GROUP_TILES ? ` · the first ${GROUP_TILES} shown (all in duplicates.csv)` : "");
+      strip.className = "strip";
+      for (let m = start; m < Math.min(end, start + GROUP_TILES); m++) {
+        const i = DUP.rows[m], fig = tile(i, false), facts = document.createElement("figcaption");
+        facts.className = "member";
+        const label = D.label[i] >= 0 ? D.label_names[D.label[i]] : "no label";
+        facts.textContent = `${DUP.kinds[DUP.kind[m]]} · ${DUP.similarity[m].toFixed(4)} · ${label}`;
+        fig.appendChild(facts); strip.appendChild(fig);
+      }
+      row.append(head, strip); box.appendChild(row);
+    }
+    $("groups-info").textContent = `page ${groupPage + 1} of ${pages}`;
+  }
+  function showDuplicates() {
+    const conflicts = groups.filter(([start]) => D.flags[DUP.rows[start]] & BITS.label_conflict).length;
+    $("duplicates-note").textContent = groups.length ? `${groups.length} groups of exact copies or near-duplicates ` +
+      `(${DUP.rows.length} images), ${conflicts} of them with conflicting labels, listed first. Kind and similarity ` +
+      "are each image's to its group's first member." : "No duplicates at the run's threshold.";
+    $("duplicates-section").hidden = false;
+    drawDuplicates();
+  }
+
   // ---- map: one canvas, a grid of cells to find the point under the pointer
   const canvas = $("map"), ctx = canvas.getContext("2d"), PAD = 8, CELLS = 64, SCALE = 10000;
   const px = (i) => PAD + D.x[i] / SCALE * (canvas.width - 2 * PAD);
@@ -221,10 +260,12 @@
   for (const id of ["filter-cluster", "filter-label", "filter-flag"]) $(id).addEventListener("change", applyFilters);
   $("page-prev").addEventListener("click", () => { page--; drawGallery(); });
   $("page-next").addEventListener("click", () => { page++; drawGallery(); });
+  $("groups-prev").addEventListener("click", () => { groupPage--; drawDuplicates(); });
+  $("groups-next").addEventListener("click", () => { groupPage++; drawDuplicates(); });
 
   $("map-method").textContent = D.map_method;
   $("counts").textContent = `${N} images · ${K} clusters`;
-  drawClusters(); fillFilters(); applyFilters();
+  drawClusters(); fillFilters(); applyFilters(); if (DUP) showDuplicates();
   const linked = /^#image=(\d+)$/.exec(window.location.hash);  // report.html#image=<row> opens that image
   if (linked && Number(linked[1]) < N) select(Number(linked[1]));
   document.body.dataset.readyMs = performance.now().toFixed(0);  // from navigation start to the first full draw
