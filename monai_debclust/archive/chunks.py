@@ -7,8 +7,11 @@ renamed, so a chunk file is either whole or absent whatever moment the process i
 temporary file left by a kill is removed when the store is opened again. A chunk can also hold
 more columns per embedded file (quality scores, signatures, thumbnails, DICOM columns) and the
 stat of each file it read; a file read again later (it changed) is in a later chunk, which wins. ``state.json`` records
-the *fingerprint* of what produced the chunks (the network weights, the preprocessing, the
-archive); a store opened with another fingerprint is emptied rather than mixed with new results.
+the *fingerprint* of what produced the chunks (for archive clustering: the SHA-256 of the model's
+weights, the loading settings, the loading transform's settings and ``PREPROCESSING_VERSION``; see
+:meth:`~monai_debclust.archive.ArchiveClusterer.embed`); a store opened with another fingerprint is
+emptied rather than mixed with new results. The archive's folder is not part of it: the ids are
+paths relative to the archive, so a moved or copied archive keeps its chunks.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ class ChunkStore:
         if resume and state == self.fingerprint:
             return
         if self.paths():
-            reason = "resume is off" if not resume else "the network, preprocessing or archive changed"
+            reason = "resume is off" if not resume else "the network or preprocessing changed"
             logger.warning(f"discarding {len(self.paths())} earlier result chunks in {self.folder}: {reason}.")
         self.clear()
         with atomic_write(state_path) as handle:

@@ -7,8 +7,9 @@ never fatal (a bug is: see :mod:`~monai_debclust.data.skips`). A file whose stor
 now (a network file system timing out) is reported but not recorded as done, so the next run
 tries it again. Each batch becomes float input on the device (the training config's
 ``ToFloatd``) and its features (:func:`~monai_debclust.engines.embed_batch`) go to chunk files
-(:class:`~monai_debclust.archive.chunks.ChunkStore`) whose fingerprint is the model, the
-preprocessing and the archive, so a killed run resumes from the last complete chunk.
+(:class:`~monai_debclust.archive.chunks.ChunkStore`) whose fingerprint is the model and the
+preprocessing (not the archive's folder: ids are relative to it), so a killed run resumes from the
+last complete chunk.
 """
 
 from __future__ import annotations

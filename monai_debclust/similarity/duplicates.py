@@ -1,12 +1,14 @@
 """Duplicate groups: exact copies (equal content hashes) and near-duplicates (similar vectors), joined by union-find.
 
 Two items are linked when their files have the same SHA-256
-(:func:`~monai_debclust.similarity.signature.content_hash`) or when their vectors — pixel
-signatures for evaluation, learned embeddings for curation — have a cosine similarity of at
-least ``threshold`` (:func:`~monai_debclust.similarity.neighbours.near_duplicate_pairs`). The
-connected components of these links are the groups (so a chain a~b~c is one group even where a
-and c are further apart). A group whose members carry different known labels is a *conflict*:
-the same picture filed under two classes.
+(:func:`~monai_debclust.similarity.signature.content_hash`) or when their vectors have a cosine
+similarity of at least ``threshold`` (:func:`~monai_debclust.similarity.neighbours.near_duplicate_pairs`).
+Evaluation and archive curation both pass 16 x 16 pixel signatures
+(:func:`~monai_debclust.similarity.signature.pixel_signature`), not learned embeddings; curation
+takes them from the working-size decode of :class:`~monai_debclust.curation.CurateArchiveImaged`
+(:mod:`~monai_debclust.archive.curation`). The connected components of these links are the groups
+(so a chain a~b~c is one group even where a and c are further apart). A group whose members carry
+different known labels is a *conflict*: the same picture filed under two classes.
 
 For evaluation the groups come from the pixels alone (:func:`pixel_duplicate_groups`), once per
 data set, cached, so every method and seed splits the same way; the labels are applied after

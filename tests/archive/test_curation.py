@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -160,6 +161,26 @@ def test_incremental_run_embeds_only_the_new_files_and_keeps_earlier_clusters(pl
                               num_workers=0, progress=False).run()
     assert fourth["images"]["new"] == len(ids)
     assert json.loads((output / "summary.json").read_text())["images"]["new"] == len(ids)
+
+
+def test_skipped_file_is_retried_once_its_content_changes(planted, tmp_path):
+    archive = tmp_path / "archive"
+    shutil.copytree(planted, archive)
+    broken = archive / "quality" / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))  # a PNG signature and no image
+    output = tmp_path / "run"
+    first = _run(archive, output, tmp_path / "secret")
+    assert [row["id"] for row in _rows(output / "skipped.csv")] == ["quality/broken.png"]
+    assert first["images"]["skipped"] == 1 and first["images"]["new"] == first["images"]["found"]  # files read
+    unchanged = _run(archive, output, tmp_path / "secret")  # same bytes, same stat: not read again
+    assert unchanged["images"]["new"] == 0 and unchanged["images"]["skipped"] == 1
+    Image.fromarray(_texture(12)).save(broken)  # repaired: valid bytes and a new mtime
+    later = broken.stat().st_mtime_ns + 10**9
+    os.utime(broken, ns=(later, later))
+    second = _run(archive, output, tmp_path / "secret")
+    assert second["images"]["new"] == 1 and second["images"]["skipped"] == 0
+    assert _rows(output / "skipped.csv") == []
+    assert "quality/broken.png" in {row["id"] for row in _rows(output / "assignments.csv")}
 
 
 def test_similar_on_an_id_and_on_a_file(planted, planted_run, tmp_path, capsys):
