@@ -8,7 +8,8 @@ training`` does: the options become config overrides and MONAI's
 :class:`~monai.bundle.ConfigWorkflow` (its ``ConfigParser``, with the bundle's ``metadata.json``
 and ``logging.conf`` beside the config) parses and runs it. There is one code path; the command
 only spells the common overrides as options, refuses option values that the parser would
-evaluate and keys the config does not have, and turns the errors a user can fix
+evaluate and keys the config does not have (and, for ``cluster``, a trained network that one
+batch of the run's ``batch_size`` takes past the size budget), and turns the errors a user can fix
 (:func:`~monai_debclust.errors.user_error`: a bad setting, a missing checkpoint or archive) into
 a message instead of a traceback (``MONAI_DEBCLUST_TRACEBACK=1`` shows it). Before anything is
 parsed, the bundle folder must hold only the code of the packaged template its metadata names
@@ -26,9 +27,13 @@ from typing import Any
 
 from monai.bundle import ConfigParser, ConfigWorkflow
 
+from monai_debclust.bundle.outputs import MAX_DESCRIPTION_BYTES, NETWORK_FILE
 from monai_debclust.bundle.settings import unknown_settings
 from monai_debclust.data.layouts import EXCLUDED_LIST
 from monai_debclust.errors import SettingError, run_reporting_user_errors
+from monai_debclust.networks.checks import integer_in
+from monai_debclust.networks.description import check_network_size, validate_description
+from monai_debclust.networks.size import DEFAULT_BATCH_SIZE
 from monai_debclust.review.labels import write_review_labels
 from monai_debclust.zoo.commands import ZOO_COMMANDS, add_trust_option, add_zoo_commands
 from monai_debclust.zoo.provenance import check_provenance
@@ -193,11 +198,44 @@ def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return _options(args, ("dataset_dir", "output_dir", "epochs", "layout", "labels_csv", "device"), overrides)
 
 
+#: Keys of an inference config that name the trained network and one batch of its input.
+_NETWORK_KEYS = ("batch_size", "image_size", "ckpt_path", "network_path")
+
+
+def _check_network_at_batch_size(parser: ConfigParser) -> None:
+    """Check the size budget of the config's trained network at its ``batch_size``, before it is loaded.
+
+    The config's ``network`` (:func:`~monai_debclust.bundle.load_trained_network`) checks
+    ``network.json`` for one batch of :data:`~monai_debclust.networks.size.DEFAULT_BATCH_SIZE`
+    images; a larger ``batch_size`` (``--batch_size N``, ``--set batch_size=N``) is checked here
+    at the config's ``image_size``. A config without these keys, and a missing, oversized or
+    invalid description, are left to the loader, which names what is wrong.
+
+    Raises:
+        NetworkSizeError: naming the estimate, the batch size and the limit.
+    """
+    if not all(key in parser for key in _NETWORK_KEYS):
+        return
+    batch_size = parser.get_parsed_content("batch_size")
+    if integer_in(1, DEFAULT_BATCH_SIZE)(batch_size):
+        return  # the loader's check counts a larger batch
+    network_path = Path(parser.get_parsed_content("network_path")
+                        or Path(parser.get_parsed_content("ckpt_path")).with_name(NETWORK_FILE))
+    if not network_path.is_file() or network_path.stat().st_size > MAX_DESCRIPTION_BYTES:
+        return
+    try:
+        description = validate_description(json.loads(network_path.read_text(encoding="utf-8")))
+    except ValueError:  # not JSON, or not a network description
+        return
+    check_network_size(description, parser.get_parsed_content("image_size"), batch_size)
+
+
 def _run_bundle(bundle: str, config: Path, run_id: str, overrides: Callable[[], dict[str, Any]], trust: bool) -> int:
     """Run ``run_id`` of the config ``config`` of the folder ``bundle`` with ``overrides()``.
 
     The folder must hold only the code of its packaged template (unless ``trust``), and the
-    overrides must be keys of the config.
+    overrides must be keys of the config. An inference run's network must fit the size budget
+    at the run's batch size (:func:`_check_network_at_batch_size`).
     """
     if not config.is_file():
         raise SettingError(f"no bundle config at {config} (is --bundle a bundle folder?)")
@@ -207,6 +245,8 @@ def _run_bundle(bundle: str, config: Path, run_id: str, overrides: Callable[[], 
     if unknown:
         raise SettingError(f"unknown setting(s) {', '.join(unknown)}: not keys of {config}.")
     workflow = ConfigWorkflow(config_file=str(config), run_id=run_id, workflow_type=None, **settings)
+    if run_id == "inference":
+        _check_network_at_batch_size(workflow.parser)
     workflow.initialize()
     workflow.run()
     workflow.finalize()

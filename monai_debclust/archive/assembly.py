@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from monai_debclust.archive.chunks import ChunkStore
 from monai_debclust.utils import atomic_path, atomic_write
+from monai_debclust.utils.files import atomic_folder
 
 __all__ = ["THUMBNAILS_DIR", "assemble_embeddings"]
 
@@ -55,7 +56,8 @@ def assemble_embeddings(
 
     ``embeddings.npy`` is filled through a memory map under a temporary name and renamed when
     complete, so memory stays bounded and a reader never sees a partial file. Thumbnails, when the
-    chunks hold them, are written into a fresh folder that then replaces ``thumbnails/``.
+    chunks hold them, are written into a staging folder of a unique name that then replaces
+    ``thumbnails/`` (:func:`~monai_debclust.utils.files.atomic_folder`), after ``embeddings.npy``.
 
     Args:
         items: the archive's items, in archive order (``dict(id, ...)``).
@@ -76,11 +78,10 @@ def assemble_embeddings(
     positions = positions[positions >= 0]
 
     final = output_dir / "embeddings.npy"
-    thumbnails = output_dir / f".{THUMBNAILS_DIR}.tmp"
-    shutil.rmtree(thumbnails, ignore_errors=True)
+    thumbnails: Path | None = None  # the staging folder of thumbnails/, made at the first chunk that holds some
     columns: dict[str, np.ndarray] = {}
     missing: set[str] = set()
-    with atomic_path(final) as temporary:
+    with ExitStack() as publish_thumbnails, atomic_path(final) as temporary:
         embeddings = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=(len(positions), dim))
         for path, chunk_position in zip(paths, chunk_positions):
             keep = chunk_position >= 0
@@ -92,7 +93,8 @@ def assemble_embeddings(
             missing |= set(columns) - set(chunk.columns)
             for name, value in chunk.columns.items():
                 if isinstance(value, list):  # thumbnails
-                    thumbnails.mkdir(exist_ok=True)
+                    if thumbnails is None:
+                        thumbnails = publish_thumbnails.enter_context(atomic_folder(output_dir / THUMBNAILS_DIR))
                     _write_thumbnails(rows, [blob for blob, k in zip(value, keep) if k], thumbnails)
                     continue
                 if name not in columns:
@@ -102,12 +104,6 @@ def assemble_embeddings(
                 columns[name][rows] = value[keep]
         embeddings.flush()
         del embeddings
-    if thumbnails.is_dir():
-        old = output_dir / f".{THUMBNAILS_DIR}.old"
-        if (output_dir / THUMBNAILS_DIR).is_dir():
-            os.replace(output_dir / THUMBNAILS_DIR, old)
-        os.replace(thumbnails, output_dir / THUMBNAILS_DIR)
-        shutil.rmtree(old, ignore_errors=True)
     with atomic_write(output_dir / "embeddings_index.csv", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", "id"])

@@ -241,11 +241,12 @@ def check_network_size(
     size = estimate_network_size(description, image_size, batch_size)
     limit = memory_limit() if limit_bytes is None else limit_bytes
     if size.bytes > limit:
+        smaller_batch = ", or a smaller batch" if BYTES_PER_VALUE * size.parameters <= limit else ""
         raise NetworkSizeError(
             f"the described network is too large: an estimated {format_bytes(size.bytes)} "
             f"({size.parameters:.3g} parameters and {size.activations:.3g} activation values for a batch of "
             f"{batch_size} images of {image_size} pixels per side, float32) is over the limit of "
-            f"{format_bytes(limit)}; set {MEMORY_LIMIT_VARIABLE} (GiB) to allow more."
+            f"{format_bytes(limit)}; set {MEMORY_LIMIT_VARIABLE} (GiB) to allow more{smaller_batch}."
         )
     return size
 

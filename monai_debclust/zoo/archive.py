@@ -3,8 +3,8 @@
 A Model Zoo zip holds one top-level folder named after the bundle (``<name>/configs/...``). A
 downloaded zip is untrusted input: :func:`safe_extract` refuses, before writing anything, an entry
 with an absolute path or a drive, a ``..`` component, a symbolic link, or one outside the single
-top-level folder, and extracts into a temporary folder that is renamed into place only when
-every file was written.
+top-level folder, and extracts into a staging folder that takes the bundle folder's place
+only when every file was written and flushed (:func:`~monai_debclust.utils.files.atomic_folder`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import hashlib
 import os
 import shutil
 import stat
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from monai_debclust.errors import UserError
 from monai_debclust.utils import atomic_write
+from monai_debclust.utils.files import atomic_folder
 
 __all__ = ["ArchiveError", "bundle_folder_of", "safe_extract", "sha256_file", "zip_folder"]
 
@@ -127,18 +127,13 @@ def safe_extract(zip_path: str | os.PathLike, target_dir: str | os.PathLike, exp
     if destination.exists():
         raise ArchiveError(f"{destination} already exists; remove it or choose another --bundle_dir.")
     target_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder}-", dir=target_dir))
-    try:
-        with zipfile.ZipFile(zip_path) as archive:
-            for entry in archive.infolist():
-                path = staging.joinpath(*_entry_parts(entry.filename))
-                if entry.is_dir():
-                    path.mkdir(parents=True, exist_ok=True)
-                    continue
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(entry) as source, open(path, "wb") as target:
-                    shutil.copyfileobj(source, target, _CHUNK)
-        (staging / folder).rename(destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_folder(destination) as staging, zipfile.ZipFile(zip_path) as archive:
+        for entry in archive.infolist():
+            path = staging.joinpath(*_entry_parts(entry.filename)[1:])  # the entry's path inside the bundle folder
+            if entry.is_dir():
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(entry) as source, open(path, "wb") as target:
+                shutil.copyfileobj(source, target, _CHUNK)
     return destination

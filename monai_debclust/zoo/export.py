@@ -7,7 +7,9 @@
     docs/README.md   LICENSE   large_files.yml (only when a file is over the Zoo's size limit)
 
 then ``out_dir/<name>_v<version>.zip`` (one top-level folder ``<name>/``, reproducible bytes) and
-``out_dir/<name>_v<version>.zip.sha256``.
+``out_dir/<name>_v<version>.zip.sha256``. The folder is written into a staging folder beside it,
+which takes its place only when complete and flushed to disk
+(:func:`~monai_debclust.utils.files.atomic_folder`).
 
 The bundle folder must hold only the code of the packaged template its metadata names
 (:func:`~monai_debclust.zoo.provenance.check_provenance`; ``trust=True`` accepts other code).
@@ -26,7 +28,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ import yaml
 
 from monai_debclust.bundle.outputs import INPUT_FILE, MODEL_FILE, NETWORK_FILE, load_trained_network
 from monai_debclust.utils import atomic_write
+from monai_debclust.utils.files import atomic_folder
 from monai_debclust.zoo.archive import sha256_file, zip_folder
 from monai_debclust.zoo.metadata import exported_metadata, next_version, schema_errors
 from monai_debclust.zoo.package_configs import export_torchscript
@@ -194,12 +196,8 @@ def export_bundle(
     if destination.exists():
         raise ExportError(f"{destination} already exists; remove it or choose another --out.")
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out_dir))
-    try:
-        torchscript, large_files = _write_bundle(staging / name, bundle_dir, sources, metadata, model, size_limit)
-        (staging / name).rename(destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_folder(destination) as staging:
+        torchscript, large_files = _write_bundle(staging, name, bundle_dir, sources, metadata, model, size_limit)
     zip_path = zip_folder(destination, out_dir / f"{name}_v{version}.zip")
     digest = sha256_file(zip_path)
     with atomic_write(zip_path.with_name(zip_path.name + ".sha256"), encoding="utf-8") as handle:
@@ -208,10 +206,10 @@ def export_bundle(
 
 
 def _write_bundle(
-    folder: Path, bundle_dir: Path, sources: Mapping[str, Path | None], metadata: Mapping[str, Any], model: Path,
-    size_limit: int,
+    folder: Path, name: str, bundle_dir: Path, sources: Mapping[str, Path | None], metadata: Mapping[str, Any],
+    model: Path, size_limit: int,
 ) -> tuple[str | None, tuple[str, ...]]:
-    """Write the bundle folder; return why ``model.ts`` is missing (None when written) and the large files."""
+    """Write the bundle ``name`` into the empty ``folder``: why ``model.ts`` is missing (or None), the large files."""
     for sub_folder in ("configs", "models", "docs"):
         (folder / sub_folder).mkdir(parents=True)
     for config, source in sources.items():
@@ -227,6 +225,6 @@ def _write_bundle(
         if (model.parent / file).is_file():
             shutil.copyfile(model.parent / file, folder / "models" / file)
     shutil.copyfile(bundle_dir / "LICENSE", folder / "LICENSE")
-    readme = _readme(bundle_dir / "docs" / "README.md", folder.name, metadata["version"], sha256_file(model))
+    readme = _readme(bundle_dir / "docs" / "README.md", name, metadata["version"], sha256_file(model))
     (folder / "docs" / "README.md").write_text(readme, encoding="utf-8")
     return _torchscript(folder), _large_files(folder, size_limit)

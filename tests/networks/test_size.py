@@ -13,6 +13,7 @@ from torch import nn
 
 from monai_debclust.bundle import load_trained_network, save_trained_network
 from monai_debclust.bundle.outputs import CheckpointError
+from monai_debclust.cli import main as cli_main
 from monai_debclust.networks import NETWORKS, NetworkSizeError, build_network, check_network_size, estimate_network_size
 from monai_debclust.networks.size import (
     DEFAULT_BATCH_SIZE,
@@ -22,7 +23,8 @@ from monai_debclust.networks.size import (
     memory_limit,
 )
 
-BUNDLES = Path(__file__).resolve().parents[2] / "monai_debclust" / "bundles"
+REPO = Path(__file__).resolve().parents[2]
+BUNDLES = REPO / "monai_debclust" / "bundles"
 #: The issue's example: every argument within its own bound, about 10**12 parameters together.
 HUGE = {"format": 1, "network": "DebClustNet", "arguments": {
     "encoder": "convmixer", "projection_hidden": 65536, "projection_dim": 65536,
@@ -87,6 +89,32 @@ def test_activations_count_too_a_small_network_on_huge_inputs_is_refused():
     assert check_network_size(small, image_size=224, batch_size=64).bytes < DEFAULT_MEMORY_LIMIT
     with pytest.raises(NetworkSizeError, match="batch of 64 images of 4096 pixels per side"):
         check_network_size(small, image_size=4096, batch_size=64)
+
+
+def test_a_network_that_fits_a_batch_of_64_is_refused_at_a_much_larger_batch(monkeypatch):
+    monkeypatch.delenv(MEMORY_LIMIT_VARIABLE, raising=False)
+    small = {"format": 1, "network": "DebClustNet", "arguments": {
+        "encoder": "convmixer", "encoder_kwargs": {"dim": 64, "depth": 1, "patch_size": 1}}}
+    assert check_network_size(small).bytes < DEFAULT_MEMORY_LIMIT
+    assert check_network_size(small, batch_size=DEFAULT_BATCH_SIZE) == check_network_size(small)
+    with pytest.raises(NetworkSizeError, match="batch of 65536 images of 32 pixels per side.*or a smaller batch"):
+        check_network_size(small, batch_size=65536)
+
+
+def test_cluster_checks_the_trained_network_at_the_run_batch_size(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(MEMORY_LIMIT_VARIABLE, raising=False)
+    arguments = {"encoder": "convmixer", "num_clusters": 2, "encoder_kwargs": {"dim": 64, "depth": 1, "patch_size": 1}}
+    network = build_network({"format": 1, "network": "DebClustNet", "arguments": arguments})
+    save_trained_network(network, tmp_path / "run" / "models", arguments, {"image_size": 32, "in_channels": 3})
+    (tmp_path / "archive").mkdir()
+    command = ["cluster", str(tmp_path / "archive"), "--bundle", str(REPO / "bundles" / "refuge"),
+               "--output", str(tmp_path / "run")]
+    capsys.readouterr()
+    for options in (["--batch_size", "65536"], ["--set", "batch_size=65536"]):
+        assert cli_main([*command, *options]) == 2
+        message = capsys.readouterr().err
+        assert "too large" in message and "batch of 65536 images of 32 pixels per side" in message
+    assert not (tmp_path / "run" / "clustering").exists()
 
 
 def test_the_limit_is_a_setting(monkeypatch):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import zlib
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from monai_debclust.utils import atomic_write
+from monai_debclust.utils.files import atomic_folder
 
 __all__ = ["Renderer", "write_synthetic_cohort", "read_labels_csv", "preview_sheet"]
 
@@ -69,8 +69,9 @@ def write_synthetic_cohort(
 ) -> Path:
     """Render ``counts[c]`` images of each class ``c`` and write them as a cohort folder.
 
-    The cohort is built in a hidden sibling folder and renamed to ``out_dir`` only when complete,
-    so ``out_dir`` either does not exist or holds a whole cohort.
+    The cohort is built in a hidden sibling folder that takes the place of ``out_dir`` only when
+    complete and flushed to disk (:func:`~monai_debclust.utils.files.atomic_folder`), so
+    ``out_dir`` either does not exist or holds a whole cohort.
 
     Args:
         out_dir: the cohort folder; it may be absent or empty, or hold an earlier cohort when
@@ -93,9 +94,7 @@ def write_synthetic_cohort(
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _check_replaceable(out_dir, overwrite)  # fail before spending time on rendering
-    staging = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with atomic_folder(out_dir) as staging:
         rows = []
         for name in sorted(checked):
             (staging / name).mkdir(parents=True)
@@ -104,17 +103,11 @@ def write_synthetic_cohort(
                 image_id = f"{name}/{name}_{i:05d}.png"
                 Image.fromarray(render(name, int(image_size), rng)).save(staging / image_id, format="PNG")
                 rows.append((image_id, name))
-        with open(staging / LABELS_CSV, "w", newline="", encoding="utf-8") as handle:
+        with atomic_write(staging / LABELS_CSV, newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["id", "label"])
             writer.writerows(rows)
-        _check_replaceable(out_dir, overwrite)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        _check_replaceable(out_dir, overwrite)  # nothing else took out_dir while rendering
     return out_dir
 
 
