@@ -6,7 +6,8 @@
 1. embed every readable file into durable chunk files, each ``torchrun`` rank its own shard
    (:mod:`~monai_debclust.archive.embedding`); a killed run resumes from the last complete chunk,
    and a later run with the same model and preprocessing embeds only the files that are new or
-   changed (relative id, stat, content hash; ``summary.json`` ``images.new`` counts the files read),
+   changed (relative id, stat, content hash; ``summary.json`` ``images.new`` counts the images embedded in this run,
+   ``images.read`` the files read, skipped ones too),
    drops the removed ones and assigns with the same head or k-means centres, so the earlier images
    keep their clusters (the outlier thresholds are recomputed over the whole archive);
 2. gather the chunks into ``embeddings.npy`` + ``embeddings_index.csv`` in archive order, and
@@ -264,19 +265,20 @@ class ArchiveClusterer:
                           None if curated is None else curated.summary)
 
     def head(self, embeddings: np.ndarray) -> tuple[ClusteringHead, str]:
-        """The trained head, or k-means centres: those of an earlier run (same K and seed) unless ``refit``."""
+        """The trained head, or k-means centres: those of an earlier run (same K, seed and model) unless ``refit``."""
         saved = self.output_dir / PARTS_DIR / KMEANS_FILE
         key = np.array([self.recluster or 0, self.recluster_seed, embeddings.shape[1]])
+        model = np.array(weights_digest(self.network))
         if self.recluster is not None and not self.refit and saved.is_file():
             with np.load(saved, allow_pickle=False) as data:
-                if np.array_equal(data["key"], key):
+                if np.array_equal(data["key"], key) and "model" in data.files and data["model"] == model:
                     return clustering_head(self.network.clustering, embeddings, None, centres=data["centres"])[0], \
                         "kmeans"
         head, source = clustering_head(self.network.clustering, embeddings, self.recluster, self.recluster_seed,
                                        self.recluster_max_points)
         if self.recluster is not None:
             with atomic_write(saved, "wb") as handle:
-                np.savez(handle, key=key, centres=head.centres.detach().numpy())
+                np.savez(handle, key=key, model=model, centres=head.centres.detach().numpy())
         return head, source
 
     def report(self, items: list[dict], shards: list[ShardResult], result: Assignment, retry: int,
@@ -287,7 +289,7 @@ class ArchiveClusterer:
         if class_names is not None and (result.labels >= 0).any():
             metrics = cluster_report(result.labels, result.clusters, class_names)
             write_json(metrics, self.output_dir / "metrics.json")
-        embedded = sum(shard.embedded for shard in shards)
+        read = sum(shard.read for shard in shards)
         embed_seconds = max(shard.seconds for shard in shards)
         summary = {
             "archive": str(getattr(self.archive, "root", "")),
@@ -297,8 +299,8 @@ class ArchiveClusterer:
             "images": {
                 "found": len(items), "clustered": len(result.ids), "skipped": len(result.skipped),
                 "skipped_by_reason": skipped_by_reason(result.skipped), "retry_next_run": retry,
-                "outliers": int(result.outlier.sum()), "from_earlier_run": len(items) - embedded,
-                "new": embedded,
+                "outliers": int(result.outlier.sum()), "from_earlier_run": len(items) - read,
+                "new": sum(shard.embedded for shard in shards), "read": read,
             },
             "clusters": cluster_statistics(result.clusters, result.confidence, result.outlier, result.num_clusters,
                                            result.source),
@@ -316,7 +318,7 @@ class ArchiveClusterer:
                 **self.load_settings,
             },
             "timings": {"embed_s": round(embed_seconds, 3),
-                        "images_per_s": round(embedded / embed_seconds, 2) if embed_seconds else None, **timings},
+                        "images_per_s": round(read / embed_seconds, 2) if embed_seconds else None, **timings},
         }
         figures = report_figures(
             result.embeddings, result.clusters, result.confidence, summary, metrics, result.labels, class_names,

@@ -56,10 +56,12 @@ def weights_digest(network: nn.Module) -> str:
 
 
 class ShardResult(NamedTuple):
-    """What one rank's embedding pass left: its chunk ``folder``, the files it read this run
-    (``embedded``; earlier runs accounted for the others), its ``seconds`` and the files to ``retry``."""
+    """What one rank's embedding pass left: its chunk ``folder``, the files it ``read`` this run (earlier
+    runs accounted for the others), the images of those it ``embedded`` (the rest were skipped), its
+    ``seconds`` and the files to ``retry``."""
 
     folder: Path
+    read: int
     embedded: int
     seconds: float
     retry: list[tuple[str, str]]
@@ -100,19 +102,20 @@ class ArchiveEmbedder:
         pending = pending_items(shard, store.entries())
         if len(pending) < len(shard):
             logger.info(f"resuming: {len(shard) - len(pending)} of {len(shard)} files already done in {store.folder}.")
-        seconds, retry = self.embed_into(pending, store)
-        return ShardResult(store.folder, len(pending), seconds, retry)
+        seconds, embedded, retry = self.embed_into(pending, store)
+        return ShardResult(store.folder, len(pending), embedded, seconds, retry)
 
-    def embed_into(self, pending: list[dict], store: ChunkStore) -> tuple[float, list[tuple[str, str]]]:
+    def embed_into(self, pending: list[dict], store: ChunkStore) -> tuple[float, int, list[tuple[str, str]]]:
         """Embed ``pending`` items into chunks of ``store``.
 
         Returns:
-            ``(seconds, retry)``: the time it took, and ``(id, reason)`` of the files whose
-            storage failed for now; they are in no chunk, so a resumed run reads them again.
+            ``(seconds, embedded, retry)``: the time it took, the number of images embedded, and
+            ``(id, reason)`` of the files whose storage failed for now; they are in no chunk, so a
+            resumed run reads them again.
         """
-        started, retry = time.perf_counter(), []
+        started, embedded, retry = time.perf_counter(), 0, []
         if not pending:
-            return 0.0, retry
+            return 0.0, embedded, retry
         dim = self.network.clustering.centres.shape[1]
         self.network.to(self.device).eval()
         on_cuda = self.device.type == "cuda"
@@ -139,6 +142,7 @@ class ArchiveEmbedder:
                     images = torch.as_tensor(batch["image"]).to(self.device, non_blocking=on_cuda)
                     features.append(self.embed_images(self.batch_transform({"image": images})["image"]))
                     ids.extend(batch["id"])
+                    embedded += len(batch["id"])
                     for name, values in batch_columns(batch).items():
                         columns.setdefault(name, []).append(values)
                 bar.update(len(batch.get("id", ())) + len(bad))
@@ -146,7 +150,7 @@ class ArchiveEmbedder:
                     flush()
             if ids or skipped:
                 flush()
-        return time.perf_counter() - started, retry
+        return time.perf_counter() - started, embedded, retry
 
     def embed_images(self, images: torch.Tensor) -> np.ndarray:
         """The features of a batch, in the channels-last memory layout for 2-D and 3-D images.

@@ -167,8 +167,9 @@ def _facts(summary: Mapping) -> str:
     facts = []
     if "new" in images:
         kept = images.get("from_earlier_run")
-        facts.append(f"{images['new']} new or changed files read in this run"
-                     + ("" if kept is None else f", {kept} kept from the last run"))
+        read = f" of {images['read']} files read" if "read" in images else ""
+        facts.append(f"{images['new']} new or changed images embedded in this run{read}"
+                     + ("" if kept is None else f", {kept} files kept from the last run"))
     if curation.get("quality"):
         counts = ", ".join(f"{count} {flag.replace('_', ' ')}" for flag, count in curation["quality"].items())
         facts.append(f"quality flags: {counts} (an image may carry several)")

@@ -69,7 +69,8 @@ def test_summary_records_counts_version_and_outlier_rule(bundle_run):
     summary = json.loads((bundle_run / "summary.json").read_text())
     assert summary["images"] == {"found": READABLE + len(UNREADABLE), "clustered": READABLE,
                                  "skipped": len(UNREADABLE), "outliers": summary["images"]["outliers"],
-                                 "from_earlier_run": 0, "new": READABLE + len(UNREADABLE), "retry_next_run": 0,
+                                 "from_earlier_run": 0, "new": READABLE, "read": READABLE + len(UNREADABLE),
+                                 "retry_next_run": 0,
                                  "skipped_by_reason": {"empty file": 1, "not a DICOM file": 1,
                                                        "truncated or corrupt JPEG": 1,
                                                        "not a PNG image Pillow can read": 1}}

@@ -14,6 +14,8 @@ import torch
 from PIL import Image, ImageFilter
 
 from monai_debclust.archive import ArchiveClusterer, similar_images
+from monai_debclust.archive.clusterer import KMEANS_FILE
+from monai_debclust.archive.embedding import PARTS_DIR, weights_digest
 from monai_debclust.bundle import save_trained_network
 from monai_debclust.cli import main
 from monai_debclust.curation import CurateArchiveImaged, quality_flags, quality_scores
@@ -158,8 +160,10 @@ def test_incremental_run_embeds_only_the_new_files_and_keeps_earlier_clusters(pl
     other = DebClustNet(**NETWORK_ARGS).eval()
     fourth = ArchiveClusterer(ImageArchive(archive, layout="folder"), other,
                               CurateArchiveImaged(32, dicom_secret=tmp_path / "secret"), output, batch_size=4,
-                              num_workers=0, progress=False).run()
+                              num_workers=0, progress=False, recluster=2).run()
     assert fourth["images"]["new"] == len(ids)
+    with np.load(output / PARTS_DIR / KMEANS_FILE) as centres:  # refitted for the other model, not reused
+        assert str(centres["model"]) == weights_digest(other)
     assert json.loads((output / "summary.json").read_text())["images"]["new"] == len(ids)
 
 
@@ -171,7 +175,8 @@ def test_skipped_file_is_retried_once_its_content_changes(planted, tmp_path):
     output = tmp_path / "run"
     first = _run(archive, output, tmp_path / "secret")
     assert [row["id"] for row in _rows(output / "skipped.csv")] == ["quality/broken.png"]
-    assert first["images"]["skipped"] == 1 and first["images"]["new"] == first["images"]["found"]  # files read
+    assert first["images"]["skipped"] == 1 and first["images"]["read"] == first["images"]["found"]
+    assert first["images"]["new"] == first["images"]["found"] - 1  # the skipped file is read, not embedded
     unchanged = _run(archive, output, tmp_path / "secret")  # same bytes, same stat: not read again
     assert unchanged["images"]["new"] == 0 and unchanged["images"]["skipped"] == 1
     Image.fromarray(_texture(12)).save(broken)  # repaired: valid bytes and a new mtime

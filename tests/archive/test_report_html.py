@@ -209,7 +209,8 @@ def test_report_is_self_contained(bundle_run):
     for key in FIGURES:
         assert re.search(rf'<figure id="{key}"><img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)
     summary = json.loads((bundle_run / "summary.json").read_text())
-    assert f"<li>{summary['images']['new']} new or changed files read in this run, 0 kept from the last run" in page
+    assert (f"<li>{summary['images']['new']} new or changed images embedded in this run of "
+            f"{summary['images']['read']} files read, 0 files kept from the last run") in page
     quality = summary["curation"]["quality"]
     assert f"quality flags: {quality['dark']} dark, {quality['light']} light, {quality['blurry']} blurry" in page
 

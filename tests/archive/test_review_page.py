@@ -105,7 +105,7 @@ def test_page_data_reads_the_curation_outputs(tmp_path):
     assert json.loads(block.replace("<\\/", "</"))["num_clusters"] == 2
     assert "archive &lt;/script&gt;" in page and "Download review.json" in page
     assert "<section id=\"duplicates-section\" hidden>" in page  # the script shows it when there are groups
-    assert "3 new or changed files read in this run, 5 kept from the last run" in page
+    assert "3 new or changed images embedded in this run, 5 files kept from the last run" in page
     assert "quality flags: 1 dark, 0 light, 1 blurry, 0 low information" in page
     assert "<th>patients</th>" not in page  # no DICOM columns
 
@@ -128,7 +128,7 @@ def test_summary_shows_new_images_quality_counts_and_patients_only_where_the_run
     summary["curation"] = {"quality": {"dark": 2, "light": 0, "blurry": 1, "low_information": 4}, "patients": 3,
                            "patients_per_cluster": [2, 1]}  # the list ends at the last non-empty cluster
     sections = render_report_sections(summary, [])
-    assert "<li>0 new or changed files read in this run, 8 kept from the last run</li>" in sections
+    assert "<li>0 new or changed images embedded in this run, 8 files kept from the last run</li>" in sections
     assert "quality flags: 2 dark, 0 light, 1 blurry, 4 low information" in sections
     assert "3 patients" in sections and "<th>outliers</th><th>patients</th>" in sections
     cells = re.findall(r"<tr><td class='num'>(\d)</td>.*?<td class='num'>(\d)</td></tr>", sections)
