@@ -203,3 +203,13 @@ def test_an_extraction_failing_half_way_leaves_no_bundle_folder(tmp_path, monkey
     folder = safe_extract(zip_path, tmp_path / "bundles")
     assert _contents(folder) == {"LICENSE": "text", "configs/metadata.json": "{}"}
     assert list((tmp_path / "bundles").iterdir()) == [folder]
+
+
+def test_a_large_folder_is_flushed_by_one_sync_of_the_file_systems(tmp_path, monkeypatch):
+    target, flushed = tmp_path / "thumbnails", []
+    monkeypatch.setattr(files, "_fsync_file", lambda path: flushed.append(path))
+    monkeypatch.setattr(files.os, "sync", lambda: flushed.append("sync"))
+    with atomic_folder(target) as staging:
+        for k in range(files.SYNC_ALL_ABOVE + 1):
+            (staging / f"{k}.jpg").write_bytes(b"x")
+    assert flushed == ["sync"] and len(list(target.iterdir())) == files.SYNC_ALL_ABOVE + 1
