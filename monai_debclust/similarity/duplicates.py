@@ -32,7 +32,8 @@ __all__ = ["DEFAULT_THRESHOLD", "UNKNOWN_LABEL", "DuplicateGroups", "connected_g
 #: the 43 pairs at or above 0.999 were, inspected one by one, the same photograph (renamed, often
 #: colour-shifted, two filed as cataract and glaucoma); between 0.995 and 0.999 lie ~1,100 pairs,
 #: a sample of which holds different photographs of one camera (e.g. two blurry cataract eyes at
-#: 0.9990). On isic9 all 163 pairs above 0.97 sit at or above 0.9995.
+#: 0.9990). On isic9 all 163 pairs above 0.97 sit at or above 0.9995. With curation's 128-px decode
+#: fundus4 gives 42 pairs at or above 0.999; ``benchmarks/duplicate_pairs.py`` shows the borderline ones.
 DEFAULT_THRESHOLD = 0.999
 #: A label that is not known: it never makes a conflict.
 UNKNOWN_LABEL = -1
