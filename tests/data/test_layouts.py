@@ -127,8 +127,10 @@ def test_refuge_layout_with_an_explicit_sheet_and_no_folders(tmp_path):
     assert _labels(archive) == {"T0001.jpg": "glaucoma", "T0002.jpg": "normal"}
 
 
-@pytest.mark.skipif(HAS_OPENPYXL, reason="the message is for machines without openpyxl")
-def test_refuge_xlsx_sheet_without_openpyxl_says_what_to_do(tmp_path):
+def test_refuge_xlsx_sheet_without_openpyxl_says_what_to_do(tmp_path, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "openpyxl" else real_find_spec(name, *args))
     _tree(tmp_path, REFUGE_TREE)
     (tmp_path / "REFUGE-Test-GT").mkdir()
     (tmp_path / "REFUGE-Test-GT" / "Glaucoma_label_and_Fovea_location.xlsx").write_bytes(b"PK")
