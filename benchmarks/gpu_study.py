@@ -222,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (smoke: 0)")
     parser.add_argument("--train-seconds", type=float, default=None,
                         help="training seconds of a part, shared equally by every run (default 120; smoke 8)")
-    parser.add_argument("--best", type=json.loads, default={"method": "joint", "temperature_schedule": "cosine"},
-                        help="the best recipe's bundle settings as JSON (default: joint with the cosine temperature)")
+    parser.add_argument("--best", type=json.loads, default={"method": "joint", "beta": 0.0},
+                        help="the best recipe's bundle settings as JSON (default: the CPU study's joint_bundle, the "
+                             "bundles' own recipe: beta 0, gamma ramped over the first fifth)")
     parser.add_argument("--batch-size", type=int, default=256, help="images per step on the GPU")
     parser.add_argument("--num-workers", type=int, default=4)
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
