@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -132,31 +134,43 @@ class _DevTools:
         os.close(self._commands)
 
 
+def _blank_page(browser: _DevTools) -> str:
+    """A new blank tab, attached, with the domains the checks listen to enabled; returns its session id."""
+    target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    for domain in ("Runtime", "Log", "Network", "Page"):
+        browser.call(f"{domain}.enable", session=session)
+    return session
+
+
+@contextmanager
+def _page_session() -> Iterator[tuple[_DevTools, str]]:
+    """Headless Chromium with a fresh profile and one blank, attached tab: ``(browser, session id)``."""
+    with tempfile.TemporaryDirectory() as profile:
+        browser = _DevTools(profile)
+        try:
+            yield browser, _blank_page(browser)
+        finally:
+            browser.close()
+
+
 def browser_problems(url: str, settle_s: float = 1.0, timeout_s: float = 60.0) -> list[str]:
     """Console errors, uncaught exceptions, error log entries and failed loads of ``url`` in headless Chromium."""
     problems: list[str] = []
     requested: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as profile:
-        browser = _DevTools(profile)
-        try:
-            target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Runtime", "Log", "Network", "Page"):
-                browser.call(f"{domain}.enable", session=session)
-            browser.send("Page.navigate", {"url": url}, session)
-            deadline, loaded = time.monotonic() + timeout_s, False
-            for message in browser.events(deadline):
-                method = message.get("method")
-                if method == "Page.loadEventFired" and not loaded:  # then a moment for late errors
-                    loaded, deadline = True, time.monotonic() + settle_s
-                    for late in browser.events(deadline):
-                        _record(late, problems, requested)
-                    break
-                _record(message, problems, requested)
-            if not loaded:
-                problems.append(f"the page did not finish loading within {timeout_s} s")
-        finally:
-            browser.close()
+    with _page_session() as (browser, session):
+        browser.send("Page.navigate", {"url": url}, session)
+        deadline, loaded = time.monotonic() + timeout_s, False
+        for message in browser.events(deadline):
+            method = message.get("method")
+            if method == "Page.loadEventFired" and not loaded:  # then a moment for late errors
+                loaded, deadline = True, time.monotonic() + settle_s
+                for late in browser.events(deadline):
+                    _record(late, problems, requested)
+                break
+            _record(message, problems, requested)
+        if not loaded:
+            problems.append(f"the page did not finish loading within {timeout_s} s")
     return problems
 
 
@@ -258,46 +272,38 @@ def review_in_browser(url: str, downloads: str, cluster_name: str) -> tuple[list
     """
     problems: list[str] = []
     requested: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as profile:
-        browser = _DevTools(profile)
-        try:
-            browser.call("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads,
-                                                         "eventsEnabled": True})
-            target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Runtime", "Log", "Network", "Page"):
-                browser.call(f"{domain}.enable", session=session)
-            browser.call("Emulation.setDeviceMetricsOverride", {"width": 1400, "height": 1200,
-                                                                "deviceScaleFactor": 1, "mobile": False}, session)
-            browser.call("Page.navigate", {"url": url}, session)
-            _wait_for(browser, session, "document.readyState === 'complete' && !!window.debclustReport")
-            point = _evaluate(browser, session, "debclustReport.pointPosition(0)")
-            for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-                browser.call("Input.dispatchMouseEvent", {"type": kind, "x": point["x"], "y": point["y"],
-                                                          "button": "left", "clickCount": 1}, session)
-            panel = _wait_for(browser, session, "!document.getElementById('panel').hidden && "
-                              "document.getElementById('panel').innerText")
-            _wait_for(browser, session, "document.getElementById('panel-image').complete")
-            width = _evaluate(browser, session, "document.getElementById('panel-image').naturalWidth")
-            panel += f"\nimage width {width}"
-            _evaluate(browser, session, "document.querySelector('#cluster-table .cluster-name').focus()")
-            browser.call("Input.insertText", {"text": cluster_name}, session)
-            _evaluate(browser, session, "document.querySelector('#cluster-table .cluster-name').blur()")
-            _evaluate(browser, session, "document.getElementById('download-review').click()")
-            review_path, review = os.path.join(downloads, "review.json"), None
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and review is None:
-                if os.path.exists(review_path):
-                    with open(review_path, encoding="utf-8") as handle:
-                        try:
-                            review = json.load(handle)
-                        except json.JSONDecodeError:  # still being written
-                            pass
-                time.sleep(0.1)
-            for message in browser.events(time.monotonic() + 1.0):  # what happened meanwhile, and late errors
-                _record(message, problems, requested)
-        finally:
-            browser.close()
+    with _page_session() as (browser, session):
+        browser.call("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads,
+                                                     "eventsEnabled": True})
+        browser.call("Emulation.setDeviceMetricsOverride", {"width": 1400, "height": 1200,
+                                                            "deviceScaleFactor": 1, "mobile": False}, session)
+        browser.call("Page.navigate", {"url": url}, session)
+        _wait_for(browser, session, "document.readyState === 'complete' && !!window.debclustReport")
+        point = _evaluate(browser, session, "debclustReport.pointPosition(0)")
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            browser.call("Input.dispatchMouseEvent", {"type": kind, "x": point["x"], "y": point["y"],
+                                                      "button": "left", "clickCount": 1}, session)
+        panel = _wait_for(browser, session, "!document.getElementById('panel').hidden && "
+                          "document.getElementById('panel').innerText")
+        _wait_for(browser, session, "document.getElementById('panel-image').complete")
+        width = _evaluate(browser, session, "document.getElementById('panel-image').naturalWidth")
+        panel += f"\nimage width {width}"
+        _evaluate(browser, session, "document.querySelector('#cluster-table .cluster-name').focus()")
+        browser.call("Input.insertText", {"text": cluster_name}, session)
+        _evaluate(browser, session, "document.querySelector('#cluster-table .cluster-name').blur()")
+        _evaluate(browser, session, "document.getElementById('download-review').click()")
+        review_path, review = os.path.join(downloads, "review.json"), None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and review is None:
+            if os.path.exists(review_path):
+                with open(review_path, encoding="utf-8") as handle:
+                    try:
+                        review = json.load(handle)
+                    except json.JSONDecodeError:  # still being written
+                        pass
+            time.sleep(0.1)
+        for message in browser.events(time.monotonic() + 1.0):  # what happened meanwhile, and late errors
+            _record(message, problems, requested)
     return problems, review, panel
 
 
@@ -337,23 +343,15 @@ def duplicates_in_browser(url: str) -> tuple[list[str], list[dict]]:
     """
     problems: list[str] = []
     requested: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as profile:
-        browser = _DevTools(profile)
-        try:
-            target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Runtime", "Log", "Network", "Page"):
-                browser.call(f"{domain}.enable", session=session)
-            browser.call("Page.navigate", {"url": url}, session)
-            _wait_for(browser, session, "document.readyState === 'complete' && "
-                      "[...document.querySelectorAll('#duplicates img')].every((img) => img.complete)")
-            groups = _evaluate(browser, session, "[...document.querySelectorAll('#duplicates .group')].map((g) => "
-                               "({conflict: g.classList.contains('conflict'), text: g.innerText, "
-                               "widths: [...g.querySelectorAll('img')].map((img) => img.naturalWidth)}))")
-            for message in browser.events(time.monotonic() + 1.0):  # what happened meanwhile, and late errors
-                _record(message, problems, requested)
-        finally:
-            browser.close()
+    with _page_session() as (browser, session):
+        browser.call("Page.navigate", {"url": url}, session)
+        _wait_for(browser, session, "document.readyState === 'complete' && "
+                  "[...document.querySelectorAll('#duplicates img')].every((img) => img.complete)")
+        groups = _evaluate(browser, session, "[...document.querySelectorAll('#duplicates .group')].map((g) => "
+                           "({conflict: g.classList.contains('conflict'), text: g.innerText, "
+                           "widths: [...g.querySelectorAll('img')].map((img) => img.naturalWidth)}))")
+        for message in browser.events(time.monotonic() + 1.0):  # what happened meanwhile, and late errors
+            _record(message, problems, requested)
     return problems, groups
 
 
