@@ -29,6 +29,8 @@ __all__ = ["bundle_command", "run_settings", "code_version", "experiment_main", 
 
 #: The checkout the runner's own package was imported from: the code every cell runs.
 CHECKOUT = Path(__file__).resolve().parents[2]
+#: What "the code" of a checkout is, for :func:`code_version`.
+CODE_PATHS = ("monai_debclust", "pyproject.toml")
 
 
 def _overrides(settings: dict[str, Any]) -> list[str]:
@@ -62,15 +64,16 @@ def bundle_command(grid: ExperimentGrid, run: Run, run_id: str, num_clusters: in
 
 
 def code_version(checkout: str | Path = CHECKOUT) -> str:
-    """``git rev-parse HEAD`` of ``checkout``, plus ``" dirty"`` when its tracked files differ from that commit
-    (untracked files, such as run folders, do not count); ``"unknown"`` outside a git checkout."""
+    """``git rev-parse HEAD`` of ``checkout``, plus ``" dirty"`` when its code (the package, with the bundle
+    templates, and ``pyproject.toml``) differs from that commit; other files, such as the tables a
+    study rewrites as it goes, do not count. ``"unknown"`` outside a git checkout."""
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True)
 
     head = git("rev-parse", "HEAD")
     if head.returncode != 0:
         return "unknown"
-    changes = git("status", "--porcelain", "--untracked-files=no")
+    changes = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
     return head.stdout.strip() + (" dirty" if changes.returncode != 0 or changes.stdout.strip() else "")
 
 

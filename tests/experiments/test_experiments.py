@@ -178,3 +178,26 @@ def test_cells_share_one_groups_cache_score_the_test_split_and_record_commit_bud
     knn = (tmp_path / "out" / "tables" / "knn.md").read_text()
     assert "1 training images sharing a group with a test image removed" in knn
     assert "Code: commit " in knn and "2 epochs, 16 px, convmixer dim 8 depth 1" in knn
+
+
+def test_code_version_is_dirty_for_code_changes_only(tmp_path):
+    import subprocess
+
+    from monai_debclust.experiments.runner import code_version
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    (tmp_path / "monai_debclust").mkdir()
+    (tmp_path / "monai_debclust" / "code.py").write_text("x = 1\n")
+    (tmp_path / "tables.md").write_text("| a |\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "first")
+    head = code_version(tmp_path)
+    assert len(head) == 40
+    (tmp_path / "tables.md").write_text("| b |\n")  # a study rewriting its tables as it goes
+    assert code_version(tmp_path) == head
+    (tmp_path / "monai_debclust" / "code.py").write_text("x = 2\n")
+    assert code_version(tmp_path) == head + " dirty"
