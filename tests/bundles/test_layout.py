@@ -11,8 +11,9 @@ REPO = Path(__file__).resolve().parents[2]
 BUNDLES = {"refuge": (2, "fundus", "fundus-1to9"), "glaucoma1": (2, "fundus", "fundus-balanced"),
            "isic2018": (7, "dermoscopy", "dermoscopy-longtail")}
 #: Top-level keys of train.json that tell the bundles apart; every other key is the same in all three.
-#: The DEC phase (beta, gamma ramp) is chosen per cohort by measurement (docs/results.md).
-PER_BUNDLE_KEYS = {"demo", "output_dir", "preset", "num_clusters", "beta", "gamma_rampup_epochs"}
+#: The DEC phase (beta, gamma ramp) and the method are chosen per cohort by measurement (docs/results.md,
+#: docs/results/study: SimCLR clustered isic9 best).
+PER_BUNDLE_KEYS = {"demo", "output_dir", "preset", "num_clusters", "beta", "gamma_rampup_epochs", "method"}
 #: The user-facing settings a user overrides on the command line.
 SETTINGS = {
     "dataset_dir", "layout", "output_dir", "epochs", "image_size", "batch_size", "num_workers", "device", "seed",
