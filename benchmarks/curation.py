@@ -142,7 +142,9 @@ def end_to_end(fundus: Path, size: int, image_size: int) -> None:
                                      "--image-size", str(image_size)])
             print(f"end to end, curation {'on ' if curation else 'off'}: {runs[curation]['rate']:7.1f} img/s "
                   f"({runs[curation]['images']:,} images in {runs[curation]['seconds']:.1f} s; embedding "
-                  f"{runs[curation]['embed_rate']} img/s; peak {runs[curation]['peak_mib']:.0f} MiB)", flush=True)
+                  f"{runs[curation]['embed_rate']} img/s; peak {runs[curation]['peak_mib']:.0f} MiB; seconds: "
+                  + ", ".join(f"{key} {value:.1f}" for key, value in runs[curation]["timings"].items()
+                              if key.endswith("_s")) + ")", flush=True)
         print(f"end to end ratio on/off: {runs[True]['rate'] / runs[False]['rate']:.3f}  (goal >= 0.8)")
         print(f"curation summary: {json.dumps(runs[True]['curation'])}")
 
