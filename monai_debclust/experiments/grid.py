@@ -226,7 +226,8 @@ def prepare_dataset(grid: ExperimentGrid, dataset: DatasetSpec, ratio: Any, seed
         files = _class_files(dataset.path / name, dataset.file_pattern)
         if len(files) < count:
             matching = "" if dataset.file_pattern is None else f" matching {dataset.file_pattern!r}"
-            raise ValueError(f"dataset {dataset.name}: class {name!r} has {len(files)} images{matching}, {count} needed.")
+            raise ValueError(f"dataset {dataset.name}: class {name!r} has {len(files)} images{matching}, "
+                             f"{count} needed.")
         (staging / name).mkdir(parents=True, exist_ok=True)
         for index in np.sort(rng.choice(len(files), count, replace=False)):
             link = staging / name / files[index].name

@@ -1,4 +1,4 @@
-"""Helpers every layer may use: atomic result files, ``torch.distributed`` start-up and collectives, the luma weights."""
+"""Helpers every layer may use: atomic result files, ``torch.distributed`` start-up and collectives, luma."""
 
 from monai_debclust.utils.colour import LUMA_WEIGHTS
 from monai_debclust.utils.dist import (
